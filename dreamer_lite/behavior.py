@@ -1,0 +1,198 @@
+"""Behaviour learning in imagination: actor, critic, imagined rollouts and their losses.
+
+Shape legend: ``T`` time, ``B`` batch, ``N = T*B`` imagination starts, ``H`` horizon,
+``A`` action, ``F`` features. Imagined trajectories are (H+1, N, .): entry 0 is the start state.
+Built in notebook 03 (imagination, actor gradients) and notebook 04 (value estimators).
+
+How the gradient reaches the actor (paper, Section 3): actions are *reparameterised* samples, the
+learned dynamics and reward head are differentiable, so d(return)/d(actor parameters) flows
+backwards through rewards, values and every imagined transition. The world model and the critic
+are frozen while this happens (``frozen``): they pass gradient through, but receive none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Callable, Iterator
+
+import torch
+from torch import nn
+from torch.distributions import (
+    Distribution,
+    Independent,
+    Normal,
+    OneHotCategoricalStraightThrough,
+    TanhTransform,
+    TransformedDistribution,
+)
+
+from dreamer_lite.networks import MLP
+from dreamer_lite.returns import k_step_return, lambda_return, sum_of_rewards
+from dreamer_lite.rssm import RSSM, LatentState
+
+
+class Actor(nn.Module):
+    """The policy q(a_t | s_t): features (..., F) -> a distribution over actions (..., A).
+
+    Continuous: a tanh-transformed Normal; its mean is squashed as ``mean_scale * tanh(m / mean_scale)``
+    and its std is ``softplus(x + c) + min_std`` with c chosen so that x = 0 gives ``init_std``.
+    Discrete: a one-hot categorical whose samples pass gradients straight through.
+    """
+
+    def __init__(
+        self,
+        feat_size: int,
+        action_size: int,
+        *,
+        units: int = 400,
+        layers: int = 4,
+        discrete: bool = False,
+        init_std: float = 5.0,
+        mean_scale: float = 5.0,
+        min_std: float = 1e-4,
+    ) -> None:
+        super().__init__()
+        self.discrete = discrete
+        self.action_size = action_size
+        self.mean_scale = mean_scale
+        self.min_std = min_std
+        self.raw_init_std = math.log(math.expm1(init_std))  # softplus^-1(init_std)
+        out = action_size if discrete else (2, action_size)
+        self.net = MLP(feat_size, out, units=units, layers=layers)
+
+    def forward(self, feat: torch.Tensor) -> Distribution:
+        out = self.net(feat)
+        if self.discrete:
+            return OneHotCategoricalStraightThrough(logits=out)  # (..., A) one-hot samples
+        mean, raw_std = out.unbind(-2)  # (..., A) each
+        mean = self.mean_scale * torch.tanh(mean / self.mean_scale)
+        std = nn.functional.softplus(raw_std + self.raw_init_std) + self.min_std
+        dist = TransformedDistribution(Normal(mean, std), TanhTransform(cache_size=1))
+        return Independent(dist, 1)
+
+    def mode(self, feat: torch.Tensor) -> torch.Tensor:
+        """A deterministic action for evaluation (..., A): tanh of the Gaussian's mean, or the
+        most likely one-hot action."""
+        out = self.net(feat)
+        if self.discrete:
+            index = out.argmax(-1)
+            return nn.functional.one_hot(index, self.action_size).to(out.dtype)
+        mean = self.mean_scale * torch.tanh(out.unbind(-2)[0] / self.mean_scale)
+        return torch.tanh(mean)
+
+
+class Critic(nn.Module):
+    """The value model v(s_t): features (..., F) -> value (...)."""
+
+    def __init__(self, feat_size: int, *, units: int = 400, layers: int = 3) -> None:
+        super().__init__()
+        self.net = MLP(feat_size, 1, units=units, layers=layers)
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        return self.net(feat).squeeze(-1)
+
+
+@contextlib.contextmanager
+def frozen(*modules: nn.Module) -> Iterator[None]:
+    """Within the block, the modules' parameters get no gradient (activations still do)."""
+    params = [p for m in modules for p in m.parameters()]
+    flags = [p.requires_grad for p in params]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+
+
+def imagine(
+    rssm: RSSM, actor: Actor, start: LatentState, horizon: int
+) -> tuple[LatentState, torch.Tensor]:
+    """Roll the learned dynamics ``horizon`` steps from every start state.
+
+    start: states (..., .) e.g. the posteriors (T, B, .) of a training batch, flattened to N.
+    Returns the imagined states (H+1, N, .) with entry 0 the (detached) start, and the actions
+    (H, N, A) with action[t] taken in state t. The start is detached: behaviour learning must not
+    change the representation. Actions are reparameterised samples (``rsample``), so gradients
+    flow from later states back into the actor. The actor sees detached features.
+    """
+    state = start.flatten().detach()  # (N, .)
+    states, actions = [state], []
+    for _ in range(horizon):
+        action = actor(state.feat.detach()).rsample()  # (N, A)
+        state = rssm.imagine_step(state, action)
+        states.append(state)
+        actions.append(action)
+    return LatentState.stack(states), torch.stack(actions)
+
+
+def discount_weights(discount: torch.Tensor) -> torch.Tensor:
+    """Weights (H, N) of the imagined steps: 1, d_0, d_0 d_1, ... (later steps count less)."""
+    ones = torch.ones_like(discount[:1])
+    return torch.cumprod(torch.cat([ones, discount[:-1]], dim=0), dim=0).detach()
+
+
+def value_targets(
+    reward: torch.Tensor,
+    value: torch.Tensor,
+    discount: torch.Tensor,
+    estimator: str = "lambda",
+    lambda_: float = 0.95,
+    k: int = 5,
+) -> torch.Tensor:
+    """The actor's and critic's target (H, N) by the chosen estimator (see ``returns``)."""
+    if estimator == "lambda":
+        return lambda_return(reward, value, discount, lambda_)
+    if estimator == "k_step":
+        return k_step_return(reward, value, discount, k)
+    if estimator == "reward_sum":
+        return sum_of_rewards(reward)
+    raise ValueError(f"unknown value estimator {estimator!r}; use 'lambda', 'k_step', 'reward_sum'")
+
+
+def actor_loss(returns: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Maximise the discount-weighted returns: ``-mean(weights * returns)``. (H, N) -> ()."""
+    return -(weights * returns).mean()
+
+
+def value_loss(value: torch.Tensor, returns: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Regress v(s_t) (H, N) onto the returns, which are detached here: the critic must not move
+    its own target. ``mean(weights * 0.5 (v - stopgrad(G))^2)``."""
+    return (weights * 0.5 * (value - returns.detach()) ** 2).mean()
+
+
+def imagined_behavior(
+    rssm: RSSM,
+    actor: Actor,
+    critic: Critic,
+    reward_fn: Callable[[torch.Tensor], torch.Tensor],
+    start: LatentState,
+    *,
+    horizon: int,
+    discount: float,
+    estimator: str = "lambda",
+    lambda_: float = 0.95,
+    k: int = 5,
+) -> dict[str, torch.Tensor]:
+    """Imagine from ``start`` and compute everything the two behaviour losses need.
+
+    Call it inside ``frozen(world_model, critic)``. Returns the tensors ``feat`` (H+1, N, F),
+    ``action`` (H, N, A), ``reward`` (H, N), ``value`` (H+1, N), ``returns`` (H, N),
+    ``weights`` (H, N) and the scalar ``actor_loss``.
+
+    Alignment (easy to get off by one): the reward of the step s_t -> s_{t+1} is the reward
+    head at s_{t+1}, because a replayed ``reward[t]`` is received on entering ``obs[t]``.
+    """
+    states, actions = imagine(rssm, actor, start, horizon)
+    feat = states.feat  # (H+1, N, F)
+    reward = reward_fn(feat[1:])  # (H, N)
+    value = critic(feat)  # (H+1, N)
+    disc = torch.full_like(reward, discount)  # (H, N)
+    returns = value_targets(reward, value, disc, estimator, lambda_, k)
+    weights = discount_weights(disc)
+    return {
+        "feat": feat, "action": actions, "reward": reward, "value": value,
+        "returns": returns, "weights": weights, "actor_loss": actor_loss(returns, weights),
+    }  # fmt: skip

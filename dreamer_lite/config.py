@@ -1,0 +1,290 @@
+"""One frozen, typed configuration for every Dreamer run, with named presets.
+
+Presets:
+    ``Config.paper()``  the values of the paper and the authors' code (see ``shared/REFERENCE.md``).
+    ``Config.cpu()``    smaller and faster, tuned so that a 2-core CPU still sees Dreamer learn.
+    ``Config.tiny()``   smoke tests and the notebooks' fast mode: seconds, not minutes.
+
+Change a value with ``dataclasses.replace(cfg, field=value)`` (or ``cfg.replace(...)``); the
+result is validated again. Values that cannot work raise ``ValueError`` naming the field.
+
+The fast-mode switch of the course (``DREAMER_LITE_FAST=1``) is read here, in one place:
+``fast_mode()``. Notebook 05 explains which knobs matter on a CPU and why.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+OBJECTIVES = ("reconstruction", "contrastive", "reward")
+VALUE_ESTIMATORS = ("lambda", "k_step", "reward_sum")
+OBS_TYPES = ("pixels", "state")
+
+
+def fast_mode() -> bool:
+    """True when the environment variable ``DREAMER_LITE_FAST`` is set to a true value.
+
+    Every notebook reads this one switch to shrink itself to a smoke-sized run.
+    """
+    return os.environ.get("DREAMER_LITE_FAST", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything that defines a Dreamer run. Defaults are the paper's (``Config.paper()``)."""
+
+    # --- environment -------------------------------------------------------------------------
+    task: str = "cartpole_swingup"
+    """DeepMind Control Suite task, ``domain_task``."""
+    obs_type: str = "pixels"
+    """``pixels`` (3x64x64 images) or ``state`` (proprioceptive vector)."""
+    image_size: int = 64
+    """Height and width of rendered frames."""
+    action_repeat: int = 2
+    """Env steps per agent step; rewards are summed."""
+    time_limit: int = 1000
+    """Episode length in env steps (1000 env steps = 500 agent steps at action repeat 2)."""
+    shadows: bool = True
+    """Render shadows; off is ~3x faster with software rendering and barely changes the task."""
+    seed: int = 0
+    """Seeds the environment, the networks and replay sampling."""
+
+    # --- world model -------------------------------------------------------------------------
+    objective: str = "reconstruction"
+    """Representation objective: ``reconstruction`` (ELBO), ``contrastive`` or ``reward``."""
+    cnn_depth: int = 32
+    """Channels of the first conv layer; the encoder uses depth x (1, 2, 4, 8)."""
+    deter_size: int = 200
+    """Size of the deterministic GRU state h_t."""
+    stoch_size: int = 30
+    """Size of the diagonal-Gaussian stochastic state z_t."""
+    hidden_size: int = 200
+    """Width of the RSSM's dense layers."""
+    min_std: float = 0.1
+    """Lower bound of the latent standard deviation: std = softplus(x) + min_std."""
+    units: int = 400
+    """Width of the reward, value and actor MLPs (and the vector encoder/decoder)."""
+    reward_layers: int = 2
+    value_layers: int = 3
+    actor_layers: int = 4
+    free_nats: float = 3.0
+    """KL below this many nats is not penalised (applied after averaging)."""
+    kl_scale: float = 1.0
+    """Weight of the KL term in the world-model loss."""
+
+    # --- behaviour ---------------------------------------------------------------------------
+    horizon: int = 15
+    """Imagination horizon H."""
+    discount: float = 0.99
+    """Discount gamma."""
+    lambda_: float = 0.95
+    """Lambda of the lambda-return V_lambda."""
+    value_estimator: str = "lambda"
+    """Actor target: ``lambda`` (V_lambda), ``k_step`` (V_N^k) or ``reward_sum`` (V_R, no value model)."""
+    k_step: int = 5
+    """k of V_N^k when ``value_estimator == "k_step"``."""
+    actor_init_std: float = 5.0
+    actor_mean_scale: float = 5.0
+    actor_min_std: float = 1e-4
+    expl_noise: float = 0.3
+    """Std of the Gaussian noise added to actions while collecting (continuous actions)."""
+    expl_epsilon: float = 0.3
+    """Epsilon of epsilon-greedy exploration (discrete actions)."""
+
+    # --- optimisation ------------------------------------------------------------------------
+    batch_size: int = 50
+    """Sequences per batch B."""
+    seq_len: int = 50
+    """Steps per sequence T."""
+    model_lr: float = 6e-4
+    actor_lr: float = 8e-5
+    value_lr: float = 8e-5
+    grad_clip: float = 100.0
+    """Global-norm gradient clipping, per optimizer."""
+    adam_eps: float = 1e-7
+
+    # --- schedule (env steps) ----------------------------------------------------------------
+    total_steps: int = 5_000_000
+    """Env steps to train for."""
+    seed_episodes: int = 5
+    """Episodes of uniform random actions collected before training."""
+    train_every: int = 1000
+    """Env steps between training phases."""
+    train_steps: int = 100
+    """Gradient updates per training phase (also done once before the first collection)."""
+    eval_every: int = 10_000
+    """Env steps between evaluations with the actor's mode."""
+    eval_episodes: int = 1
+    checkpoint_every: int = 10_000
+    """Env steps between checkpoints (also written at the end and on errors)."""
+    replay_capacity: int = 1_000_000
+    """Replay size in agent steps (oldest episodes evicted)."""
+    device: str = "auto"
+    """``auto`` (cuda if available), ``cpu`` or ``cuda``."""
+    torch_threads: int = 0
+    """CPU threads for torch (0: leave torch's default)."""
+
+    extra: dict = field(default_factory=dict, compare=False, repr=False)
+    """Free-form notes stored with the run (not used by the algorithm)."""
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    # --- presets -----------------------------------------------------------------------------
+    @classmethod
+    def paper(cls, **overrides: Any) -> Config:
+        """The paper's settings (Hafner et al. 2020, Appendix A; ``danijar/dreamer`` defaults)."""
+        return cls(**overrides)
+
+    @classmethod
+    def cpu(cls, **overrides: Any) -> Config:
+        """A preset for a 2-core CPU: smaller networks and batches, a higher replay ratio per
+        rendered frame, shadows off. Notebook 05 explains each choice."""
+        values: dict[str, Any] = dict(
+            action_repeat=4,
+            shadows=False,
+            cnn_depth=16,
+            deter_size=100,
+            stoch_size=16,
+            hidden_size=100,
+            units=100,
+            batch_size=16,
+            seq_len=32,
+            horizon=12,
+            total_steps=100_000,
+            seed_episodes=5,
+            train_every=500,
+            train_steps=50,
+            eval_every=5000,
+            checkpoint_every=5000,
+            model_lr=1e-3,
+            actor_lr=1e-4,
+            value_lr=1e-4,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def tiny(cls, **overrides: Any) -> Config:
+        """Smoke-test sizes: everything runs in seconds on one CPU core."""
+        values: dict[str, Any] = dict(
+            action_repeat=4,
+            time_limit=200,
+            shadows=False,
+            cnn_depth=4,
+            deter_size=16,
+            stoch_size=4,
+            hidden_size=16,
+            units=16,
+            batch_size=4,
+            seq_len=8,
+            horizon=4,
+            total_steps=800,
+            seed_episodes=1,
+            train_every=200,
+            train_steps=2,
+            eval_every=400,
+            checkpoint_every=200,
+            free_nats=1.0,
+            model_lr=1e-3,
+            actor_lr=1e-4,
+            value_lr=1e-4,
+        )
+        values.update(overrides)
+        return cls(**values)
+
+    @classmethod
+    def preset(cls, name: str, **overrides: Any) -> Config:
+        """A preset by name: ``paper``, ``cpu`` or ``tiny``."""
+        makers = {"paper": cls.paper, "cpu": cls.cpu, "tiny": cls.tiny}
+        if name not in makers:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(makers)}")
+        return makers[name](**overrides)
+
+    # --- derived values ----------------------------------------------------------------------
+    @property
+    def feat_size(self) -> int:
+        """Size of the model features concat(stoch, deter)."""
+        return self.stoch_size + self.deter_size
+
+    @property
+    def episode_length(self) -> int:
+        """Agent steps per episode."""
+        return self.time_limit // self.action_repeat
+
+    def replace(self, **changes: Any) -> Config:
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> Config:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown config fields {unknown}; known fields: {sorted(known)}")
+        return cls(**values)
+
+    def diff(self, other: Config) -> dict[str, tuple[Any, Any]]:
+        """Fields whose values differ: ``{name: (self's, other's)}``."""
+        return {
+            f.name: (getattr(self, f.name), getattr(other, f.name))
+            for f in fields(self)
+            if f.compare and getattr(self, f.name) != getattr(other, f.name)
+        }
+
+    # --- validation --------------------------------------------------------------------------
+    def _validate(self) -> None:
+        def fail(name: str, why: str) -> None:
+            raise ValueError(f"Config.{name}={getattr(self, name)!r} is invalid: {why}")
+
+        positive_ints = [
+            "image_size", "action_repeat", "time_limit", "cnn_depth", "deter_size", "stoch_size",
+            "hidden_size", "units", "reward_layers", "value_layers", "actor_layers", "horizon",
+            "k_step", "batch_size", "seq_len", "total_steps", "train_every", "eval_every",
+            "eval_episodes", "checkpoint_every", "replay_capacity",
+        ]
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                fail(name, "must be a positive integer")
+        for name in ("seed_episodes", "train_steps", "torch_threads", "seed"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                fail(name, "must be an integer >= 0")
+        positive_floats = [
+            "min_std", "model_lr", "actor_lr", "value_lr", "grad_clip", "adam_eps",
+            "actor_init_std", "actor_mean_scale", "actor_min_std",
+        ]
+        for name in positive_floats:
+            if not float(getattr(self, name)) > 0:
+                fail(name, "must be > 0")
+        for name in ("free_nats", "kl_scale", "expl_noise"):
+            if not float(getattr(self, name)) >= 0:
+                fail(name, "must be >= 0")
+        for name in ("discount", "lambda_", "expl_epsilon"):
+            if not 0.0 <= float(getattr(self, name)) <= 1.0:
+                fail(name, "must lie in [0, 1]")
+        if self.objective not in OBJECTIVES:
+            fail("objective", f"choose one of {OBJECTIVES}")
+        if self.value_estimator not in VALUE_ESTIMATORS:
+            fail("value_estimator", f"choose one of {VALUE_ESTIMATORS}")
+        if self.obs_type not in OBS_TYPES:
+            fail("obs_type", f"choose one of {OBS_TYPES}")
+        if self.obs_type == "pixels" and self.image_size != 64:
+            fail("image_size", "the conv encoder/decoder are built for 64x64 frames")
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            fail("device", "use 'auto', 'cpu', 'cuda' or 'cuda:N'")
+        if self.time_limit < self.action_repeat * 2:
+            fail("time_limit", "an episode needs at least two agent steps")
+        if "_" not in self.task:
+            fail("task", "name a task as 'domain_task', e.g. 'cartpole_swingup'")

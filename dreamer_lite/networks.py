@@ -1,0 +1,119 @@
+"""The building blocks of the world model and the actor-critic: conv encoder/decoder and MLPs.
+
+Shape legend: ``...`` any leading dims (e.g. ``T, B``), ``C`` image channels (3), ``E`` embed,
+``F`` model features (stoch + deter), ``X`` vector-observation size.
+
+Sizes follow the paper (Hafner et al. 2020, Appendix A): a 4-layer conv encoder with kernel 4 and
+stride 2 (depth 32, 64, 128, 256) giving a 1024-d embedding of a 64x64 frame, and a decoder that
+mirrors it with transposed convs of kernels 5, 5, 6, 6. Built and explained in notebook 01.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _flatten_leading(x: torch.Tensor, keep: int) -> tuple[torch.Tensor, tuple[int, ...]]:
+    """Merge all but the last ``keep`` dims into one batch dim; return the merged shape too."""
+    lead = x.shape[: x.dim() - keep]
+    return x.reshape(-1, *x.shape[x.dim() - keep :]), tuple(lead)
+
+
+class ConvEncoder(nn.Module):
+    """Image (..., C, 64, 64) in [-0.5, 0.5] -> embedding (..., 32 * depth).
+
+    Four conv layers, kernel 4, stride 2, ReLU: 64 -> 31 -> 14 -> 6 -> 2 pixels.
+    """
+
+    def __init__(self, depth: int = 32, in_channels: int = 3) -> None:
+        super().__init__()
+        self.depth = depth
+        self.net = nn.Sequential(
+            nn.Conv2d(in_channels, 1 * depth, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(1 * depth, 2 * depth, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(2 * depth, 4 * depth, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(4 * depth, 8 * depth, 4, stride=2), nn.ReLU(),
+        )  # fmt: skip
+        self.embed_size = 8 * depth * 2 * 2
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        x, lead = _flatten_leading(image, 3)  # (N, C, 64, 64)
+        x = self.net(x)  # (N, 8 * depth, 2, 2)
+        return x.reshape(*lead, self.embed_size)  # (..., E)
+
+
+class ConvDecoder(nn.Module):
+    """Features (..., F) -> mean image (..., C, 64, 64), the mean of a unit-variance Normal.
+
+    A dense layer to 32 * depth channels at 1x1, then transposed convs with kernels 5, 5, 6, 6
+    and stride 2: 1 -> 5 -> 13 -> 30 -> 64 pixels.
+    """
+
+    def __init__(self, feat_size: int, depth: int = 32, out_channels: int = 3) -> None:
+        super().__init__()
+        self.hidden = 32 * depth
+        self.linear = nn.Linear(feat_size, self.hidden)
+        self.net = nn.Sequential(
+            nn.ConvTranspose2d(self.hidden, 4 * depth, 5, stride=2), nn.ReLU(),
+            nn.ConvTranspose2d(4 * depth, 2 * depth, 5, stride=2), nn.ReLU(),
+            nn.ConvTranspose2d(2 * depth, 1 * depth, 6, stride=2), nn.ReLU(),
+            nn.ConvTranspose2d(1 * depth, out_channels, 6, stride=2),
+        )  # fmt: skip
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        x, lead = _flatten_leading(feat, 1)  # (N, F)
+        x = self.linear(x).reshape(-1, self.hidden, 1, 1)  # (N, 32 * depth, 1, 1)
+        x = self.net(x)  # (N, C, 64, 64)
+        return x.reshape(*lead, *x.shape[1:])  # (..., C, 64, 64)
+
+
+class MLP(nn.Module):
+    """``layers`` dense layers of ``units`` with ELU, then a linear output: (..., in) -> (..., out).
+
+    ``out`` may be a tuple, e.g. ``(2, A)`` for a mean and a std head; the output is reshaped to
+    ``(..., *out)``.
+    """
+
+    def __init__(
+        self, in_size: int, out: int | tuple[int, ...], units: int = 400, layers: int = 2
+    ) -> None:
+        super().__init__()
+        self.out_shape = (out,) if isinstance(out, int) else tuple(out)
+        out_size = 1
+        for dim in self.out_shape:
+            out_size *= dim
+        modules: list[nn.Module] = []
+        size = in_size
+        for _ in range(layers):
+            modules += [nn.Linear(size, units), nn.ELU()]
+            size = units
+        modules.append(nn.Linear(size, out_size))
+        self.net = nn.Sequential(*modules)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.net(x)  # (..., prod(out))
+        return y.reshape(*x.shape[:-1], *self.out_shape)  # (..., *out)
+
+
+class VectorEncoder(nn.Module):
+    """Proprioceptive vector (..., X) -> embedding (..., units): two ELU layers."""
+
+    def __init__(self, obs_size: int, units: int = 400) -> None:
+        super().__init__()
+        self.net = MLP(obs_size, units, units=units, layers=1)
+        self.embed_size = units
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return nn.functional.elu(self.net(obs))  # (..., E)
+
+
+class VectorDecoder(nn.Module):
+    """Features (..., F) -> mean of the vector observation (..., X)."""
+
+    def __init__(self, feat_size: int, obs_size: int, units: int = 400) -> None:
+        super().__init__()
+        self.net = MLP(feat_size, obs_size, units=units, layers=2)
+
+    def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        return self.net(feat)  # (..., X)

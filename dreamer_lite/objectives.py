@@ -1,0 +1,70 @@
+"""The loss terms of the world model as plain functions (they are exercises in notebooks 01-02).
+
+Shape legend: ``...`` leading dims such as ``T, B``; ``S`` stochastic size; ``N`` candidates.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.distributions import Independent, Normal, kl_divergence
+
+
+def gaussian_kl(
+    post_mean: torch.Tensor, post_std: torch.Tensor, prior_mean: torch.Tensor,
+    prior_std: torch.Tensor,
+) -> torch.Tensor:
+    """KL(post || prior) between diagonal Gaussians, summed over the last dim: (..., S) -> (...)."""
+    post = Independent(Normal(post_mean, post_std), 1)
+    prior = Independent(Normal(prior_mean, prior_std), 1)
+    return kl_divergence(post, prior)  # (...)
+
+
+def kl_loss(
+    post_mean: torch.Tensor,
+    post_std: torch.Tensor,
+    prior_mean: torch.Tensor,
+    prior_std: torch.Tensor,
+    free_nats: float = 3.0,
+) -> torch.Tensor:
+    """The KL term of the ELBO with free nats: ``max(mean KL(post || prior), free_nats)``.
+
+    Inputs (..., S); returns a scalar. The KL of each state is summed over its S dims, averaged
+    over all leading dims, and only *then* clipped from below at ``free_nats``: below that level
+    the term is constant, so its gradient is zero and the model may use those nats of information
+    for free. (The TF1 code clipped per step before averaging; both train, but they differ in
+    value, and this course follows the TF2 code.) Notebook 01 derives it.
+    """
+    kl = gaussian_kl(post_mean, post_std, prior_mean, prior_std).mean()  # ()
+    return torch.clamp(kl, min=free_nats)
+
+
+def info_nce_loss(scores: torch.Tensor) -> torch.Tensor:
+    """Negative InfoNCE bound from a score matrix; lower is better. Notebook 02 derives it.
+
+    ``scores[..., i, j] = log q(s_i | o_j)``: how well observation j explains state i. Row i's
+    positive is its own observation (the diagonal); the other observations of the batch are its
+    negatives. The bound (paper, eq. 12) is
+
+        mean_i [ scores[i, i] - logsumexp_j scores[i, j] ]  <=  0,
+
+    and it is at most log N above ``-log N``, the value for uninformative scores. Returns minus
+    the bound averaged over all leading dims: a scalar.
+    """
+    if scores.dim() < 2 or scores.shape[-1] != scores.shape[-2]:
+        raise ValueError(f"scores must be square in its last two dims, got {tuple(scores.shape)}")
+    positive = torch.diagonal(scores, dim1=-2, dim2=-1)  # (..., N)
+    normaliser = torch.logsumexp(scores, dim=-1)  # (..., N)
+    return -(positive - normaliser).mean()
+
+
+def contrastive_scores(
+    feat: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
+) -> torch.Tensor:
+    """Score matrix of the contrastive objective for one set of candidates.
+
+    feat (..., N, F): model states; mean, std (..., N, F): the Gaussians q(. | o_j) predicted from
+    each observation's embedding. Returns (..., N, N) with ``[i, j] = log N(feat_i; mean_j, std_j)``
+    summed over F.
+    """
+    dist = Independent(Normal(mean.unsqueeze(-3), std.unsqueeze(-3)), 1)  # batch (..., 1, N)
+    return dist.log_prob(feat.unsqueeze(-2))  # (..., N, N)

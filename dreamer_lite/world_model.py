@@ -1,0 +1,176 @@
+"""The world model: encoder, RSSM, reward head and one of three representation objectives.
+
+Shape legend: ``T`` time, ``B`` batch, ``A`` action, ``E`` embed, ``F`` features, ``C`` channels.
+Built in notebook 01 (reconstruction) and compared in notebook 02 (all three objectives).
+
+The loss for every objective is
+
+    kl_scale * max(mean KL(post || prior), free_nats) - mean log p(r_t | s_t) + representation
+
+where the representation term is ``- mean log p(o_t | s_t)`` (``reconstruction``, the ELBO),
+``- InfoNCE`` (``contrastive``, paper eq. 12, negatives from the other batch entries at the same
+time step) or nothing (``reward``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.distributions import Independent, Normal
+
+from dreamer_lite.config import Config
+from dreamer_lite.networks import MLP, ConvDecoder, ConvEncoder, VectorDecoder, VectorEncoder
+from dreamer_lite.objectives import contrastive_scores, gaussian_kl, info_nce_loss, kl_loss
+from dreamer_lite.rssm import RSSM, LatentState
+
+
+def preprocess_obs(obs: torch.Tensor) -> torch.Tensor:
+    """uint8 images in [0, 255] -> float in [-0.5, 0.5]; float vectors pass through."""
+    if obs.dtype == torch.uint8:
+        return obs.float() / 255.0 - 0.5
+    return obs.float()
+
+
+class WorldModel(nn.Module):
+    """Encoder + RSSM + heads. Use ``WorldModel.from_config(cfg, obs_shape, action_size)``.
+
+    Args:
+        obs_shape: (3, 64, 64) for pixels or (X,) for vectors.
+        action_size: A.
+        objective: ``reconstruction``, ``contrastive`` or ``reward``.
+        the rest: layer sizes and loss weights, as in ``Config``.
+    """
+
+    def __init__(
+        self,
+        obs_shape: tuple[int, ...],
+        action_size: int,
+        *,
+        objective: str = "reconstruction",
+        cnn_depth: int = 32,
+        deter_size: int = 200,
+        stoch_size: int = 30,
+        hidden_size: int = 200,
+        min_std: float = 0.1,
+        units: int = 400,
+        reward_layers: int = 2,
+        free_nats: float = 3.0,
+        kl_scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        self.obs_shape = tuple(obs_shape)
+        self.pixels = len(self.obs_shape) == 3
+        self.objective = objective
+        self.free_nats = free_nats
+        self.kl_scale = kl_scale
+        if self.pixels:
+            self.encoder: nn.Module = ConvEncoder(cnn_depth, in_channels=self.obs_shape[0])
+        else:
+            self.encoder = VectorEncoder(self.obs_shape[0], units)
+        embed_size = self.encoder.embed_size
+        self.rssm = RSSM(action_size, embed_size, deter_size, stoch_size, hidden_size, min_std)
+        feat_size = self.rssm.feat_size
+        self.decoder: nn.Module | None = None
+        if objective == "reconstruction":
+            if self.pixels:
+                self.decoder = ConvDecoder(feat_size, cnn_depth, out_channels=self.obs_shape[0])
+            else:
+                self.decoder = VectorDecoder(feat_size, self.obs_shape[0], units)
+        self.reward = MLP(feat_size, 1, units=units, layers=reward_layers)
+        self.contrast: nn.Module | None = None
+        if objective == "contrastive":
+            # q(s_t | o_t): a Gaussian over the model features predicted from the embedding.
+            self.contrast = MLP(embed_size, (2, feat_size), units=units, layers=2)
+        elif objective not in ("reconstruction", "reward"):
+            raise ValueError(f"unknown objective {objective!r}")
+
+    @classmethod
+    def from_config(cls, cfg: Config, obs_shape: tuple[int, ...], action_size: int) -> WorldModel:
+        return cls(
+            obs_shape, action_size, objective=cfg.objective, cnn_depth=cfg.cnn_depth,
+            deter_size=cfg.deter_size, stoch_size=cfg.stoch_size, hidden_size=cfg.hidden_size,
+            min_std=cfg.min_std, units=cfg.units, reward_layers=cfg.reward_layers,
+            free_nats=cfg.free_nats, kl_scale=cfg.kl_scale,
+        )  # fmt: skip
+
+    # --- pieces ------------------------------------------------------------------------------
+    def embed(self, obs: torch.Tensor) -> torch.Tensor:
+        """Raw observations (..., *obs_shape) -> embeddings (..., E)."""
+        return self.encoder(preprocess_obs(obs))
+
+    def decode(self, feat: torch.Tensor) -> torch.Tensor:
+        """Features (..., F) -> mean observation (..., *obs_shape), images in [-0.5, 0.5]."""
+        if self.decoder is None:
+            raise RuntimeError(f"the {self.objective!r} objective trains no decoder")
+        return self.decoder(feat)
+
+    def predict_reward(self, feat: torch.Tensor) -> torch.Tensor:
+        """Features (..., F) -> mean reward (...)."""
+        return self.reward(feat).squeeze(-1)
+
+    def observe(self, batch: dict[str, torch.Tensor]) -> tuple[LatentState, LatentState]:
+        """Posterior and prior states (T, B, .) of a batch with ``obs`` (T, B, ...) and
+        ``action`` (T, B, A)."""
+        return self.rssm.observe(self.embed(batch["obs"]), batch["action"])
+
+    # --- loss --------------------------------------------------------------------------------
+    def loss(
+        self, batch: dict[str, torch.Tensor]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor], LatentState]:
+        """World-model loss of a batch ``obs`` (T, B, ...), ``action`` (T, B, A), ``reward`` (T, B).
+
+        Returns (total loss, detached terms for logging, posterior states (T, B, .)).
+        """
+        obs = preprocess_obs(batch["obs"])
+        embed = self.encoder(obs)  # (T, B, E)
+        post, prior = self.rssm.observe(embed, batch["action"])
+        feat = post.feat  # (T, B, F)
+
+        kl_term = kl_loss(post.mean, post.std, prior.mean, prior.std, self.free_nats)
+        reward_dist = Independent(Normal(self.predict_reward(feat).unsqueeze(-1), 1.0), 1)
+        reward_ll = reward_dist.log_prob(batch["reward"].float().unsqueeze(-1)).mean()
+        total = self.kl_scale * kl_term - reward_ll
+        terms: dict[str, torch.Tensor] = {}
+
+        if self.objective == "reconstruction":
+            mean = self.decode(feat)  # (T, B, *obs_shape)
+            obs_dist = Independent(Normal(mean, 1.0), len(self.obs_shape))
+            image_ll = obs_dist.log_prob(obs).mean()
+            total = total - image_ll
+            terms["obs_log_prob"] = image_ll
+        elif self.objective == "contrastive":
+            stats = self.contrast(embed)  # (T, B, 2, F)
+            mean, raw_std = stats.unbind(-2)  # (T, B, F) each
+            std = nn.functional.softplus(raw_std) + 0.1
+            # Negatives: the other batch entries at the same time step.
+            scores = contrastive_scores(feat, mean, std)  # (T, B, B)
+            nce = info_nce_loss(scores)
+            total = total + nce
+            terms["info_nce"] = -nce
+
+        with torch.no_grad():
+            terms["kl"] = gaussian_kl(post.mean, post.std, prior.mean, prior.std).mean()
+        terms["kl_term"] = kl_term
+        terms["reward_log_prob"] = reward_ll
+        terms["model_loss"] = total
+        return total, {k: v.detach() for k, v in terms.items()}, post
+
+    # --- prediction --------------------------------------------------------------------------
+    @torch.no_grad()
+    def open_loop(self, batch: dict[str, Any], context: int = 5) -> dict[str, torch.Tensor]:
+        """Reconstruct the first ``context`` steps from real frames, then predict the rest from
+        the actions alone (the prior). Returns ``truth``, ``model`` (T, B, *obs_shape) with images
+        in [0, 1], and the predicted ``reward`` (T, B)."""
+        obs, action = batch["obs"], batch["action"]
+        post, _ = self.rssm.observe(self.embed(obs[:context]), action[:context])
+        last = post.at(-1)
+        prior = self.rssm.imagine(action[context:], last)
+        feat = torch.cat([post.feat, prior.feat], dim=0)  # (T, B, F)
+        out = {"truth": preprocess_obs(obs) + (0.5 if self.pixels else 0.0)}
+        out["model"] = self.decode(feat) + (0.5 if self.pixels else 0.0)
+        if self.pixels:
+            out["model"] = out["model"].clamp(0.0, 1.0)
+        out["reward"] = self.predict_reward(feat)
+        return out

@@ -1,0 +1,176 @@
+"""Tests of dreamer_lite.config: presets, the paper's values, validation and serialisation."""
+
+import dataclasses
+
+import pytest
+
+from dreamer_lite.config import Config, fast_mode
+
+# Every value that shared/REFERENCE.md lists for the paper preset.
+PAPER_VALUES = {
+    "obs_type": "pixels",
+    "image_size": 64,
+    "action_repeat": 2,
+    "time_limit": 1000,
+    "seed_episodes": 5,
+    "cnn_depth": 32,
+    "deter_size": 200,
+    "stoch_size": 30,
+    "hidden_size": 200,
+    "min_std": 0.1,
+    "units": 400,
+    "reward_layers": 2,
+    "value_layers": 3,
+    "actor_layers": 4,
+    "batch_size": 50,
+    "seq_len": 50,
+    "train_every": 1000,
+    "train_steps": 100,
+    "model_lr": 6e-4,
+    "actor_lr": 8e-5,
+    "value_lr": 8e-5,
+    "grad_clip": 100.0,
+    "free_nats": 3.0,
+    "kl_scale": 1.0,
+    "horizon": 15,
+    "discount": 0.99,
+    "lambda_": 0.95,
+    "expl_noise": 0.3,
+    "actor_init_std": 5.0,
+    "actor_mean_scale": 5.0,
+    "actor_min_std": 1e-4,
+    "eval_every": 10_000,
+    "objective": "reconstruction",
+    "value_estimator": "lambda",
+}
+
+
+@pytest.mark.parametrize("name", ["paper", "cpu", "tiny"])
+def test_presets_construct(name):
+    """Each named preset builds, via its classmethod and via Config.preset."""
+    cfg = Config.preset(name)
+    assert cfg == getattr(Config, name)()
+    assert cfg.feat_size == cfg.stoch_size + cfg.deter_size
+
+
+@pytest.mark.parametrize("field, value", sorted(PAPER_VALUES.items()))
+def test_paper_preset_matches_reference(field, value):
+    """Config.paper() carries the value REFERENCE.md gives for each field."""
+    assert getattr(Config.paper(), field) == value
+
+
+def test_paper_preset_derived_values():
+    """The paper's episode is 500 agent steps with features of size 230, and it is the default."""
+    cfg = Config.paper()
+    assert cfg.episode_length == 500
+    assert cfg.feat_size == 230
+    assert cfg == Config()
+
+
+def test_preset_overrides_apply():
+    """Keyword overrides replace preset values."""
+    assert Config.tiny(horizon=7).horizon == 7
+    assert Config.cpu(seed=3).seed == 3
+    assert Config.preset("paper", objective="contrastive").objective == "contrastive"
+
+
+def test_unknown_preset_raises():
+    """An unknown preset name is a ValueError that names it."""
+    with pytest.raises(ValueError, match="nope"):
+        Config.preset("nope")
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("deter_size", -1),
+        ("stoch_size", 0),
+        ("cnn_depth", -32),
+        ("units", -5),
+        ("batch_size", 0),
+        ("horizon", -1),
+        ("seed_episodes", -1),
+        ("lambda_", -0.1),
+        ("lambda_", 1.5),
+        ("discount", 1.01),
+        ("model_lr", 0.0),
+        ("free_nats", -1.0),
+        ("objective", "pixels_please"),
+        ("value_estimator", "td_zero"),
+        ("obs_type", "lidar"),
+        ("image_size", 32),
+        ("device", "tpu"),
+        ("task", "cartpole"),
+    ],
+)
+def test_invalid_values_raise_naming_the_field(field, value):
+    """Invalid values raise ValueError whose message names the offending field."""
+    with pytest.raises(ValueError, match=field):
+        Config.tiny(**{field: value})
+
+
+def test_bool_is_not_a_positive_integer():
+    """A bool is rejected where an integer size is expected."""
+    with pytest.raises(ValueError, match="units"):
+        Config.tiny(units=True)
+
+
+def test_config_is_frozen():
+    """Assigning to a field raises."""
+    cfg = Config.tiny()
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.horizon = 3
+
+
+def test_replace_validates_and_copies():
+    """replace() returns a validated copy and leaves the original alone."""
+    cfg = Config.tiny()
+    new = cfg.replace(horizon=9)
+    assert new.horizon == 9 and cfg.horizon == 4
+    with pytest.raises(ValueError, match="lambda_"):
+        cfg.replace(lambda_=2.0)
+    with pytest.raises(ValueError, match="horizon"):
+        dataclasses.replace(cfg, horizon=0)
+
+
+@pytest.mark.parametrize("name", ["paper", "cpu", "tiny"])
+def test_to_dict_from_dict_round_trip(name):
+    """from_dict(to_dict()) gives back an equal config, and to_json is valid."""
+    cfg = Config.preset(name, seed=7)
+    again = Config.from_dict(cfg.to_dict())
+    assert again == cfg
+    assert again.to_dict() == cfg.to_dict()
+    assert '"seed": 7' in cfg.to_json()
+
+
+def test_from_dict_rejects_unknown_fields():
+    """Unknown keys are an error naming them, not silently dropped."""
+    values = Config.tiny().to_dict()
+    values["horizn"] = 3
+    with pytest.raises(ValueError, match="horizn"):
+        Config.from_dict(values)
+
+
+def test_diff_lists_changed_fields():
+    """diff() reports exactly the fields that differ."""
+    a = Config.tiny()
+    b = a.replace(horizon=6, seed=2)
+    assert a.diff(b) == {"horizon": (4, 6), "seed": (0, 2)}
+    assert a.diff(a) == {}
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [("1", True), ("true", True), ("YES", True), (" on ", True), ("0", False), ("", False),
+     ("no", False)],
+)
+def test_fast_mode_reads_environment(monkeypatch, value, expected):
+    """fast_mode() follows DREAMER_LITE_FAST."""
+    monkeypatch.setenv("DREAMER_LITE_FAST", value)
+    assert fast_mode() is expected
+
+
+def test_fast_mode_off_when_unset(monkeypatch):
+    """Without DREAMER_LITE_FAST, fast mode is off."""
+    monkeypatch.delenv("DREAMER_LITE_FAST", raising=False)
+    assert fast_mode() is False

@@ -1,0 +1,94 @@
+"""Tests of dreamer_lite.networks: output shapes and the paper's parameter counts."""
+
+import pytest
+import torch
+
+from dreamer_lite.agent import Dreamer
+from dreamer_lite.config import Config
+from dreamer_lite.networks import MLP, ConvDecoder, ConvEncoder, VectorDecoder, VectorEncoder
+
+
+def num_params(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def test_conv_encoder_shape_at_paper_depth():
+    """(T, B, 3, 64, 64) -> (T, B, 1024) at depth 32."""
+    torch.manual_seed(0)
+    encoder = ConvEncoder(depth=32)
+    embed = encoder(torch.rand(2, 3, 3, 64, 64) - 0.5)
+    assert encoder.embed_size == 1024
+    assert embed.shape == (2, 3, 1024)
+    assert torch.isfinite(embed).all()
+
+
+@pytest.mark.parametrize("lead", [(), (5,), (2, 3)])
+def test_conv_encoder_any_leading_dims(lead):
+    """The encoder keeps any leading dims and gives 32 * depth features."""
+    torch.manual_seed(0)
+    encoder = ConvEncoder(depth=4)
+    assert encoder(torch.zeros(*lead, 3, 64, 64)).shape == (*lead, 128)
+
+
+def test_conv_encoder_batches_independently():
+    """Encoding a batch equals encoding each item on its own (no mixing across the batch)."""
+    torch.manual_seed(0)
+    encoder = ConvEncoder(depth=4)
+    images = torch.rand(2, 3, 3, 64, 64)
+    whole = encoder(images)
+    torch.testing.assert_close(whole[1, 2], encoder(images[1, 2]))
+
+
+def test_conv_decoder_shape():
+    """Features (T, B, F) -> images (T, B, 3, 64, 64)."""
+    torch.manual_seed(0)
+    decoder = ConvDecoder(feat_size=20, depth=4)
+    assert decoder(torch.randn(2, 3, 20)).shape == (2, 3, 3, 64, 64)
+    assert decoder(torch.randn(20)).shape == (3, 64, 64)
+
+
+def test_encoder_decoder_round_trip_shapes():
+    """Decoding the encoder's embedding (used as features) gives an image of the input's shape."""
+    torch.manual_seed(0)
+    encoder = ConvEncoder(depth=4)
+    decoder = ConvDecoder(feat_size=encoder.embed_size, depth=4)
+    images = torch.rand(4, 3, 64, 64)
+    assert decoder(encoder(images)).shape == images.shape
+
+
+@pytest.mark.parametrize("out, shape", [(3, (3,)), ((2, 5), (2, 5))])
+def test_mlp_shapes(out, shape):
+    """MLP maps (..., in) to (..., *out), reshaping tuple outputs."""
+    torch.manual_seed(0)
+    mlp = MLP(7, out, units=16, layers=2)
+    assert mlp(torch.randn(4, 6, 7)).shape == (4, 6, *shape)
+    assert mlp(torch.randn(7)).shape == shape
+
+
+@pytest.mark.parametrize("layers", [1, 2, 4])
+def test_mlp_layer_count(layers):
+    """``layers`` hidden Linear+ELU pairs, then one output Linear."""
+    mlp = MLP(3, 2, units=8, layers=layers)
+    linears = [m for m in mlp.modules() if isinstance(m, torch.nn.Linear)]
+    elus = [m for m in mlp.modules() if isinstance(m, torch.nn.ELU)]
+    assert len(linears) == layers + 1 and len(elus) == layers
+    assert num_params(mlp) == (3 * 8 + 8) + (layers - 1) * (8 * 8 + 8) + (8 * 2 + 2)
+
+
+def test_vector_encoder_decoder_shapes():
+    """Vector encoder (..., X) -> (..., units); decoder (..., F) -> (..., X)."""
+    torch.manual_seed(0)
+    encoder = VectorEncoder(obs_size=5, units=16)
+    decoder = VectorDecoder(feat_size=12, obs_size=5, units=16)
+    assert encoder.embed_size == 16
+    assert encoder(torch.randn(3, 2, 5)).shape == (3, 2, 16)
+    assert decoder(torch.randn(3, 2, 12)).shape == (3, 2, 5)
+
+
+def test_paper_parameter_counts():
+    """At the paper preset with a 6-d action: world model 5,296,820, actor 578,412, value 413,601."""
+    torch.manual_seed(0)
+    agent = Dreamer(Config.paper(device="cpu"), (3, 64, 64), 6)
+    assert num_params(agent.world_model) == 5_296_820
+    assert num_params(agent.actor) == 578_412
+    assert num_params(agent.critic) == 413_601
