@@ -82,6 +82,20 @@ class Actor(nn.Module):
         return torch.tanh(mean)
 
 
+def straight_through_sample(logits: torch.Tensor) -> torch.Tensor:
+    """A one-hot sample (..., A) whose gradient is that of the probabilities (straight-through).
+
+    Forward: a one-hot vector drawn from Categorical(logits). Backward: d(sample)/d(logits) is
+    taken as d(probs)/d(logits), because ``sample + probs - probs.detach()`` equals the sample in
+    value but differentiates like ``probs``. This is what ``OneHotCategoricalStraightThrough``
+    does inside ``Actor`` for discrete actions; notebook 03 builds it.
+    """
+    probs = torch.softmax(logits, dim=-1)
+    index = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1).reshape(probs.shape[:-1])
+    sample = nn.functional.one_hot(index, probs.shape[-1]).to(probs.dtype)
+    return sample + probs - probs.detach()
+
+
 class Critic(nn.Module):
     """The value model v(s_t): features (..., F) -> value (...)."""
 

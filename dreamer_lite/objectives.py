@@ -19,6 +19,21 @@ def gaussian_kl(
     return kl_divergence(post, prior)  # (...)
 
 
+def log_likelihood(mean: torch.Tensor, target: torch.Tensor, event_dims: int) -> torch.Tensor:
+    """Mean log-likelihood of ``target`` under a unit-variance Normal centred at ``mean``.
+
+    mean, target: (..., *event) with ``event_dims`` trailing dims forming one event (3 for
+    images (C, H, W), 1 for vectors and rewards). The log-densities are summed over the event
+    and averaged over the leading dims: a scalar. This is the ELBO's reconstruction term
+    ``E[log p(o_t | s_t)]`` (and the reward term); notebook 01.
+    """
+    if mean.shape != target.shape:
+        raise ValueError(f"mean {tuple(mean.shape)} and target {tuple(target.shape)} differ")
+    # validate_args=False: a NaN target must give a NaN loss (caught as NonFiniteLossError by
+    # the agent), not a ValueError from torch's support check.
+    return Independent(Normal(mean, 1.0, validate_args=False), event_dims).log_prob(target).mean()
+
+
 def kl_loss(
     post_mean: torch.Tensor,
     post_std: torch.Tensor,

@@ -39,6 +39,7 @@ from dreamer_lite.checkpoint import (
 )  # fmt: skip
 from dreamer_lite.config import Config
 from dreamer_lite.replay import ReplayBuffer
+from dreamer_lite.schedule import updates_due
 from dreamer_lite.rollout import EpisodeRecorder, random_action, run_episode
 
 # Fields that may differ when a run is resumed: they change how it runs, not what it learns.
@@ -207,9 +208,11 @@ class _Run:
             recorder = EpisodeRecorder(obs, self.env.action_dim)
             policy, state, done = self._policy(explore=True), None, False
             while not done:
-                if self.env_steps >= self.next["train"]:
-                    metrics = self.learn(cfg.train_steps) if cfg.train_steps else {}
-                    self.next["train"] = self.env_steps + cfg.train_every
+                updates, self.next["train"] = updates_due(
+                    self.env_steps, self.next["train"], cfg.train_every, cfg.train_steps
+                )
+                if updates:
+                    metrics = self.learn(updates)
                     bar.set_postfix(ret=f"{last_return:.0f}", upd=self.agent.num_updates,
                                     loss=f"{metrics.get('model_loss', float('nan')):.1f}")
                 action, state = policy(obs, state)

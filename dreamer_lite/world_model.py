@@ -18,11 +18,12 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.distributions import Independent, Normal
 
 from dreamer_lite.config import Config
 from dreamer_lite.networks import MLP, ConvDecoder, ConvEncoder, VectorDecoder, VectorEncoder
-from dreamer_lite.objectives import contrastive_scores, gaussian_kl, info_nce_loss, kl_loss
+from dreamer_lite.objectives import (
+    contrastive_scores, gaussian_kl, info_nce_loss, kl_loss, log_likelihood,
+)  # fmt: skip
 from dreamer_lite.rssm import RSSM, LatentState
 
 
@@ -129,15 +130,13 @@ class WorldModel(nn.Module):
         feat = post.feat  # (T, B, F)
 
         kl_term = kl_loss(post.mean, post.std, prior.mean, prior.std, self.free_nats)
-        reward_dist = Independent(Normal(self.predict_reward(feat).unsqueeze(-1), 1.0), 1)
-        reward_ll = reward_dist.log_prob(batch["reward"].float().unsqueeze(-1)).mean()
+        reward_ll = log_likelihood(self.predict_reward(feat), batch["reward"].float(), 0)
         total = self.kl_scale * kl_term - reward_ll
         terms: dict[str, torch.Tensor] = {}
 
         if self.objective == "reconstruction":
             mean = self.decode(feat)  # (T, B, *obs_shape)
-            obs_dist = Independent(Normal(mean, 1.0), len(self.obs_shape))
-            image_ll = obs_dist.log_prob(obs).mean()
+            image_ll = log_likelihood(mean, obs, len(self.obs_shape))
             total = total - image_ll
             terms["obs_log_prob"] = image_ll
         elif self.objective == "contrastive":

@@ -12,6 +12,7 @@ from dreamer_lite.behavior import (
     frozen,
     imagine,
     imagined_behavior,
+    straight_through_sample,
     value_loss,
     value_targets,
 )
@@ -41,6 +42,14 @@ def behave(model, actor, critic, post, estimator: str = "lambda"):
         model.rssm, actor, critic, model.predict_reward, post, horizon=HORIZON,
         discount=CFG.discount, estimator=estimator, lambda_=CFG.lambda_, k=2,
     )  # fmt: skip
+
+
+def assert_one_hot(action: torch.Tensor) -> None:
+    """Exactly one entry of each row is 1 and the rest 0 (up to float rounding of the
+    straight-through ``sample + probs - probs.detach()``)."""
+    action = action.detach()
+    one_hot = torch.nn.functional.one_hot(action.argmax(-1), action.shape[-1]).to(action.dtype)
+    torch.testing.assert_close(action, one_hot)
 
 
 def params(*modules):
@@ -90,8 +99,7 @@ def test_discrete_actions_are_one_hot():
     feat = torch.randn(50, FEAT)
     for action in (actor(feat).sample(), actor(feat).rsample(), actor.mode(feat)):
         assert action.shape == (50, 4)
-        assert set(action.detach().unique().tolist()) <= {0.0, 1.0}
-        torch.testing.assert_close(action.sum(-1), torch.ones(50))
+        assert_one_hot(action)
 
 
 def test_straight_through_gradient_reaches_logits_and_actor():
@@ -117,9 +125,10 @@ def test_imagine_shapes_and_detached_start():
     assert states.stoch.shape == (HORIZON + 1, n, CFG.stoch_size)
     assert states.feat.shape == (HORIZON + 1, n, FEAT)
     assert actions.shape == (HORIZON, n, A) and actions.abs().max() <= 1.0
-    start = states.at(0)
-    torch.testing.assert_close(start.feat, post.flatten().feat.detach())
-    assert not any(x.requires_grad for x in start)
+    torch.testing.assert_close(states.at(0).feat, post.flatten().feat.detach())
+    inputs = [post.deter, post.stoch, *model.parameters()]
+    grads = torch.autograd.grad(states.feat[0].sum(), inputs, allow_unused=True)
+    assert all(g is None or not g.any() for g in grads)  # entry 0 is cut from the model
 
 
 def test_imagination_never_reaches_the_representation():
@@ -150,14 +159,16 @@ def test_actor_loss_gives_no_gradient_to_world_model_or_critic():
     with frozen(model, critic):
         out = behave(model, actor, critic, post)
     frozen_params = params(model, critic)
-    grads = torch.autograd.grad(out["actor_loss"], frozen_params, allow_unused=True)
+    loss = out["actor_loss"]
+    grads = torch.autograd.grad(loss, frozen_params, allow_unused=True, retain_graph=True)
     assert all(g is None for g in grads)
-    actor_grads = torch.autograd.grad(out["actor_loss"], list(actor.parameters()))
+    actor_grads = torch.autograd.grad(loss, list(actor.parameters()), retain_graph=True)
     assert all(g.abs().sum() > 0 for g in actor_grads)
     for p in params(model, actor, critic):
         p.grad = None
-    out["actor_loss"].backward()
+    loss.backward()
     assert all(p.grad is None for p in frozen_params)
+    assert all(p.grad is not None for p in actor.parameters())
 
 
 def test_without_frozen_the_world_model_would_get_gradient():
@@ -182,14 +193,28 @@ def test_frozen_restores_requires_grad_flags():
     assert all(p.requires_grad for p in list(critic.parameters())[1:])
 
 
+def record_actions(model) -> list[torch.Tensor]:
+    """Wrap rssm.imagine_step to record the action tensors fed into the dynamics."""
+    step, seen = model.rssm.imagine_step, []
+
+    def recording_step(state, action):
+        seen.append(action)
+        return step(state, action)
+
+    model.rssm.imagine_step = recording_step
+    return seen
+
+
 def test_actor_gradient_flows_through_the_dynamics():
     """The last imagined reward depends on the first action through the learned transitions."""
     model, actor, critic, post = make_parts()
+    actions = record_actions(model)
     with frozen(model, critic):
         out = behave(model, actor, critic, post)
-    (grad,) = torch.autograd.grad(out["reward"][-1].sum(), out["action"])
-    assert grad[0].abs().sum() > 0  # action 0 -> s_1 -> ... -> s_H -> reward[H-1]
-    assert (grad[-1] != 0).any()
+    assert len(actions) == HORIZON
+    grads = torch.autograd.grad(out["reward"][-1].sum(), actions)
+    assert grads[0].abs().sum() > 0  # action 0 -> s_1 -> ... -> s_H -> reward[H-1]
+    assert all(g.abs().sum() > 0 for g in grads)
 
 
 def test_detaching_actions_in_imagination_cuts_the_actor_gradient():
@@ -214,9 +239,10 @@ def test_detaching_actions_in_imagination_cuts_the_actor_gradient():
 def test_actor_sees_detached_features():
     """Action t+1 does not depend on action t through the actor's input (features are detached)."""
     model, actor, critic, post = make_parts()
+    actions = record_actions(model)
     with frozen(model, critic):
-        out = behave(model, actor, critic, post)
-    (grad,) = torch.autograd.grad(out["action"][1].sum(), out["action"][0], allow_unused=True)
+        behave(model, actor, critic, post)
+    (grad,) = torch.autograd.grad(actions[1].sum(), actions[0], allow_unused=True)
     assert grad is None or not grad.any()
 
 
@@ -248,13 +274,16 @@ def test_value_loss_detaches_its_target():
 
 def test_actor_loss_formula():
     """actor_loss = -mean(weights * returns)."""
-    returns, weights = torch.tensor([[1.0, 3.0], [2.0, -2.0]]), torch.tensor([[1.0, 1.0], [0.5, 0.5]])
+    returns, weights = (
+        torch.tensor([[1.0, 3.0], [2.0, -2.0]]),
+        torch.tensor([[1.0, 1.0], [0.5, 0.5]]),
+    )
     assert actor_loss(returns, weights).item() == pytest.approx(-(1 + 3 + 1 - 1) / 4)
 
 
 def test_discount_weights_are_cumulative_products():
     """weights[t] = prod_{i<t} d_i (weights[0] = 1), detached."""
-    discount = (0.5 + 0.5 * torch.rand(5, 3, generator=torch.Generator().manual_seed(0)))
+    discount = 0.5 + 0.5 * torch.rand(5, 3, generator=torch.Generator().manual_seed(0))
     discount.requires_grad_()
     weights = discount_weights(discount)
     assert weights.shape == (5, 3) and not weights.requires_grad
@@ -278,7 +307,9 @@ def test_value_targets_dispatch():
     torch.testing.assert_close(
         value_targets(reward, value, disc, "k_step", k=2), k_step_return(reward, value, disc, 2)
     )
-    torch.testing.assert_close(value_targets(reward, value, disc, "reward_sum"), sum_of_rewards(reward))
+    torch.testing.assert_close(
+        value_targets(reward, value, disc, "reward_sum"), sum_of_rewards(reward)
+    )
     with pytest.raises(ValueError, match="estimator"):
         value_targets(reward, value, disc, "monte_carlo")
 
@@ -309,6 +340,27 @@ def test_discrete_imagination():
     model, actor, critic, post = make_parts(discrete=True)
     with frozen(model, critic):
         out = behave(model, actor, critic, post)
-    torch.testing.assert_close(out["action"].sum(-1), torch.ones(HORIZON, T * B))
+    assert_one_hot(out["action"])
     grads = torch.autograd.grad(out["actor_loss"], list(actor.parameters()))
     assert sum(g.abs().sum() for g in grads) > 0
+
+
+def test_straight_through_sample_is_one_hot_with_probs_gradient():
+    """straight_through_sample: one-hot values forward, the softmax's gradient backward."""
+    torch.manual_seed(0)
+    logits = torch.randn(3, 5, 4, requires_grad=True)
+    sample = straight_through_sample(logits)
+    assert sample.shape == (3, 5, 4)
+    assert_one_hot(sample)
+    weights = torch.randn(3, 5, 4)
+    (grad,) = torch.autograd.grad((sample * weights).sum(), logits)
+    (expected,) = torch.autograd.grad((torch.softmax(logits, -1) * weights).sum(), logits)
+    torch.testing.assert_close(grad, expected)
+
+
+def test_straight_through_sample_frequencies_follow_probs():
+    """Sample frequencies match the categorical probabilities."""
+    torch.manual_seed(0)
+    logits = torch.log(torch.tensor([0.1, 0.2, 0.7])).expand(4000, 3)
+    freq = straight_through_sample(logits).detach().mean(0)
+    torch.testing.assert_close(freq, torch.tensor([0.1, 0.2, 0.7]), atol=0.03, rtol=0)

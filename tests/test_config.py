@@ -161,8 +161,15 @@ def test_diff_lists_changed_fields():
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("1", True), ("true", True), ("YES", True), (" on ", True), ("0", False), ("", False),
-     ("no", False)],
+    [
+        ("1", True),
+        ("true", True),
+        ("YES", True),
+        (" on ", True),
+        ("0", False),
+        ("", False),
+        ("no", False),
+    ],
 )
 def test_fast_mode_reads_environment(monkeypatch, value, expected):
     """fast_mode() follows DREAMER_LITE_FAST."""

@@ -6,7 +6,13 @@ import pytest
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
 
-from dreamer_lite.objectives import contrastive_scores, gaussian_kl, info_nce_loss, kl_loss
+from dreamer_lite.objectives import (
+    contrastive_scores,
+    gaussian_kl,
+    info_nce_loss,
+    kl_loss,
+    log_likelihood,
+)
 
 
 def random_gaussians(*shape: int, seed: int = 0):
@@ -142,3 +148,29 @@ def test_contrastive_scores_equal_loop():
             for j in range(4):
                 expected = Normal(mean[b, j], std[b, j]).log_prob(feat[b, i]).sum()
                 torch.testing.assert_close(scores[b, i, j], expected)
+
+
+@pytest.mark.parametrize("event_dims", [0, 1, 3])
+def test_log_likelihood_formula(event_dims):
+    """Unit-variance Normal log-density, summed over the event dims and averaged over the rest."""
+    gen = torch.Generator().manual_seed(7)
+    mean, target = (
+        torch.randn(2, 3, 4, 5, 6, generator=gen),
+        torch.randn(2, 3, 4, 5, 6, generator=gen),
+    )
+    per_element = -0.5 * (target - mean) ** 2 - 0.5 * math.log(2 * math.pi)
+    dims = tuple(range(-event_dims, 0))
+    expected = (per_element.sum(dims) if dims else per_element).mean()
+    torch.testing.assert_close(log_likelihood(mean, target, event_dims), expected)
+
+
+def test_log_likelihood_shape_mismatch_raises():
+    """Mean and target of different shapes are a ValueError (no silent broadcasting)."""
+    with pytest.raises(ValueError):
+        log_likelihood(torch.zeros(4, 1), torch.zeros(4), 1)
+
+
+def test_log_likelihood_nan_target_gives_nan_not_error():
+    """A NaN target yields a NaN loss (the agent turns it into NonFiniteLossError)."""
+    target = torch.tensor([0.0, float("nan")])
+    assert torch.isnan(log_likelihood(torch.zeros(2), target, 0))

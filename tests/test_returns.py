@@ -105,7 +105,8 @@ def test_lambda_return_equals_eq6_weighted_average(lambda_):
     """V_lambda equals the exponentially weighted average of k-step returns (eq. 6)."""
     reward, value, discount = random_inputs(3)
     torch.testing.assert_close(
-        lambda_return(reward, value, discount, lambda_), lambda_loop(reward, value, discount, lambda_)
+        lambda_return(reward, value, discount, lambda_),
+        lambda_loop(reward, value, discount, lambda_),
     )
 
 

@@ -14,7 +14,10 @@ def make_rssm(min_std: float = 0.1) -> RSSM:
 
 def random_state(batch: int = B) -> LatentState:
     return LatentState(
-        torch.randn(batch, D), torch.randn(batch, S), torch.randn(batch, S), torch.rand(batch, S) + 0.1
+        torch.randn(batch, D),
+        torch.randn(batch, S),
+        torch.randn(batch, S),
+        torch.rand(batch, S) + 0.1,
     )
 
 

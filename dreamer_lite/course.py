@@ -1,0 +1,69 @@
+"""Course plumbing shared by every notebook: the repository URL, the setup cell, the badge.
+
+The repository's address is defined here and nowhere else. ``python -m dreamer_lite.exercises``
+writes ``SETUP_CELL`` and the Colab badge into every lesson, and a test checks they match.
+"""
+
+from __future__ import annotations
+
+import os
+
+REPO = "dreamer-lite/dreamer_lite"
+"""GitHub ``owner/name`` of this course (the one place that names it)."""
+BRANCH = "main"
+REPO_URL = f"https://github.com/{REPO}"
+
+# Installed in Colab when missing. torch and numpy are deliberately absent: Colab's own builds
+# stay (reinstalling them would need a runtime restart and could pull the wrong CUDA build).
+COLAB_DEPENDENCIES = (
+    "dm_control==1.0.50", "mujoco==3.17.0", "mediapy>=1.2", "imageio-ffmpeg", "tqdm",
+    "ipywidgets>=8", "matplotlib",
+)  # fmt: skip
+
+SETUP_CELL = f'''\
+# Setup: in Colab this installs dreamer_lite (only if missing; torch and numpy are left alone).
+# Locally, run the README's setup command first; this cell then only checks the install.
+import importlib.util, os, subprocess, sys
+if importlib.util.find_spec("dreamer_lite") is None:
+    if "google.colab" not in sys.modules:
+        raise RuntimeError("dreamer_lite is not installed: run `bash scripts/setup.sh` (README)")
+    subprocess.run("apt-get -qq install -y libegl1 libopengl0 libgl1-mesa-dri > /dev/null",
+                   shell=True, check=False)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
+                    "git+{REPO_URL}@{BRANCH}"], check=True)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *{list(COLAB_DEPENDENCIES)!r}],
+                   check=True)
+from dreamer_lite.course import notebook_setup
+DEVICE = notebook_setup()'''
+
+
+def colab_badge(notebook: str) -> str:
+    """Markdown for an "Open in Colab" badge; ``notebook`` is a path like
+    ``notebooks/01_rssm_elbo.ipynb``."""
+    url = f"https://colab.research.google.com/github/{REPO}/blob/{BRANCH}/{notebook}"
+    image = "https://colab.research.google.com/assets/colab-badge.svg"
+    return f"[![Open In Colab]({image})]({url})"
+
+
+def notebook_setup(verbose: bool = True) -> str:
+    """Prepare a notebook session: headless rendering, ffmpeg for videos, the torch device.
+
+    Returns ``"cuda"`` or ``"cpu"`` and prints what it chose, with a hint when no GPU is on.
+    """
+    import torch
+
+    from dreamer_lite.config import fast_mode
+    from dreamer_lite.envs import setup_rendering
+    from dreamer_lite.viz import _setup_ffmpeg
+
+    backend = setup_rendering()
+    _setup_ffmpeg()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    if verbose:
+        name = torch.cuda.get_device_name(0) if device == "cuda" else f"{os.cpu_count()} CPU cores"
+        print(f"dreamer_lite ready: device={device} ({name}), MUJOCO_GL={backend}, "
+              f"fast mode={'on' if fast_mode() else 'off'}")
+        if device == "cpu":
+            print("No GPU: lessons run on the CPU preset. In Colab: Runtime > Change runtime type"
+                  " > GPU.")
+    return device
