@@ -92,3 +92,17 @@ def test_paper_parameter_counts():
     assert num_params(agent.world_model) == 5_296_820
     assert num_params(agent.actor) == 578_412
     assert num_params(agent.critic) == 413_601
+
+
+def test_fast_conv_paths_equal_the_plain_layers():
+    """The decoder's matmul first layer and channels-last layout change speed, not results."""
+    torch.manual_seed(0)
+    decoder = ConvDecoder(12, depth=4)
+    feat = torch.randn(3, 12)
+    plain = decoder.net(decoder.linear(feat).reshape(3, -1, 1, 1).contiguous())
+    torch.testing.assert_close(decoder(feat), plain, rtol=1e-5, atol=1e-5)
+    encoder = ConvEncoder(depth=4)
+    reference = ConvEncoder(depth=4, channels_last=False)
+    reference.load_state_dict(encoder.state_dict())
+    image = torch.rand(2, 3, 3, 64, 64)
+    torch.testing.assert_close(encoder(image), reference(image), rtol=1e-5, atol=1e-5)

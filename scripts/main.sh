@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The main job: set up (idempotent), then train Dreamer with the CPU preset on the default task
+# and write the learning curve (curve.png) and videos (videos/) into the run folder.
+#   bash scripts/main.sh                    # default: about 30 minutes on 2 CPU cores
+#   bash scripts/main.sh --task walker_walk --minutes 120   # extra arguments go to the trainer
+# Rerunning the same command resumes the run from its last checkpoint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+PY="${DREAMER_VENV:-.venv}/bin/python"
+exec "$PY" -m dreamer_lite.train --task cartpole_swingup --preset cpu --obs state \
+  --logdir runs/main --minutes 30 "$@"
