@@ -40,7 +40,9 @@ from dreamer_lite.checkpoint import (
 from dreamer_lite.config import Config
 from dreamer_lite.replay import ReplayBuffer
 from dreamer_lite.schedule import updates_due
-from dreamer_lite.rollout import EpisodeRecorder, random_action, run_episode
+from dreamer_lite.rollout import (
+    EpisodeRecorder, random_action, random_policy_return, run_episode,
+)  # fmt: skip
 
 # Fields that may differ when a run is resumed: they change how it runs, not what it learns.
 RESUMABLE_FIELDS = {"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device",
@@ -172,7 +174,9 @@ class _Run:
         returns = []
         for i in range(self.cfg.eval_episodes):
             policy = self._policy(explore=False)
-            recorder, ep_frames = run_episode(self.eval_env, policy, render=record_video and i == 0)
+            recorder, ep_frames = run_episode(
+                self.eval_env, policy, render=record_video and i == 0, render_size=128
+            )
             returns.append(recorder.total_reward)
             frames = frames or ep_frames
         mean = float(np.mean(returns))
@@ -278,17 +282,33 @@ def train(
     return load_history(logdir)
 
 
+def random_baseline(run: _Run, logdir: Path, episodes: int = 3) -> float:
+    """Mean return of uniform random actions on the run's task, measured once and cached."""
+    path = logdir / "random_return.json"
+    if path.exists():
+        return float(json.loads(path.read_text())["return"])
+    value = random_policy_return(run.eval_env, episodes=episodes, seed=run.cfg.seed)
+    path.write_text(json.dumps({"return": value, "episodes": episodes}))
+    return value
+
+
 def write_media(run: _Run, logdir: Path) -> None:
-    """The learning curve PNG and the open-loop prediction video of a finished run."""
+    """The learning curve PNG (with the random policy's return) and, for pixel models, the
+    open-loop prediction video."""
     from dreamer_lite.viz import open_loop_strip, plot_learning_curve, save_video
 
-    plot_learning_curve(load_history(logdir), logdir / "curve.png", task=run.cfg.task)
+    random_return = random_baseline(run, logdir)
+    plot_learning_curve(load_history(logdir), logdir / "curve.png", task=run.cfg.task,
+                        random_return=random_return,
+                        title=f"{run.cfg.task} ({run.cfg.obs_type}, action repeat "
+                              f"{run.cfg.action_repeat})")  # fmt: skip
     model = run.agent.world_model
     if model.decoder is not None and model.pixels:
         length = min(run.cfg.episode_length, 50)
         batch = run.replay.sample(4, length + 1, device=run.agent.device)
         out = model.open_loop(batch, context=5)
-        save_video(logdir / "videos" / "open_loop.mp4", open_loop_strip(out["truth"], out["model"], 2), fps=10)
+        strip = open_loop_strip(out["truth"], out["model"], upscale=2)
+        save_video(logdir / "videos" / "open_loop.mp4", strip, fps=10)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -100,7 +100,7 @@ def plot_learning_curve(
     if reference:
         last = max([r["env_steps"] for r in episodes + evals] or [1])
         shown = [(s, v) for s, v in reference if s <= max(last, reference[0][0])]
-        ax.plot(*zip(*shown), "s:", color="tab:red", label="paper (Dreamer, 5 seeds)")
+        ax.plot(*zip(*shown), "s:", color="tab:red", label="paper (Dreamer, pixels, repeat 2, 5 seeds)")
     ax.set_xlabel("env steps")
     ax.set_ylabel("return")
     ax.set_title(title or (task or "learning curve"))

@@ -294,3 +294,14 @@ def test_initial_state_and_device():
     assert resolve_device("cpu") == torch.device("cpu")
     assert resolve_device("auto").type in ("cpu", "cuda")
     assert agent.device == torch.device("cpu")
+
+
+def test_device_choice_is_explicit_and_clear():
+    """'auto' falls back to the CPU; asking for CUDA without a GPU names the problem."""
+    from dreamer_lite.agent import resolve_device
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        resolve_device("cuda")
