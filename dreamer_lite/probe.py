@@ -7,12 +7,16 @@ A probe is ridge regression on standardised features,
 
     w = argmin_w  sum_n ||y_n - b - x_n w||^2 + alpha ||w||^2,     b = mean(y),
 
-fitted on one set of samples and scored on another with the coefficient of determination
+fitted on one set of samples and scored on another with the out-of-sample coefficient of
+determination (per target dimension)
 
-    R^2 = 1 - sum_n (y_n - y_hat_n)^2 / sum_n (y_n - mean(y))^2     (per target dimension).
+    R^2 = 1 - sum_n (y_n - y_hat_n)^2 / sum_n (y_n - mean(y_train))^2     over the test samples.
 
 R^2 = 1 means the target is a linear function of the features; 0 means the probe does no better
-than predicting the test mean; it is negative when the probe does worse than that. A *linear*
+than the best constant it could have learned without features, the training mean; it is negative
+when the probe does worse than that. (Measuring against the training mean rather than the test
+mean keeps a small, unrepresentative test set from inflating the penalty for a shift of the
+mean that no probe could have known.) A *linear*
 probe is deliberately weak: it measures what the representation makes easy to read, which is
 what the small reward, value and actor networks built on top of it profit from.
 """
@@ -75,17 +79,22 @@ def fit_linear_probe(x: Any, y: Any, alpha: float = 1.0) -> LinearProbe:
     return LinearProbe(weight, bias, x_mean, x_scale, squeeze)
 
 
-def r2_score(y_true: Any, y_pred: Any) -> torch.Tensor:
+def r2_score(y_true: Any, y_pred: Any, reference: Any = None) -> torch.Tensor:
     """Coefficient of determination per target dimension: (N, Y) -> (Y,), (N,) -> ().
 
-    Measured against the mean of ``y_true`` itself, so predicting that mean scores 0.
+    ``1 - sum (y_true - y_pred)^2 / sum (y_true - reference)^2``. ``reference`` (Y,) or a scalar
+    is the constant prediction that scores 0: the mean of ``y_true`` itself by default (the usual
+    R^2), or e.g. the training mean for an out-of-sample R^2.
     """
     y_true, squeeze = _as_2d(y_true)
     y_pred, _ = _as_2d(y_pred)
     if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true {tuple(y_true.shape)} and y_pred {tuple(y_pred.shape)} differ")
+    if reference is None:
+        reference = y_true.mean(0)
+    reference = torch.as_tensor(reference, dtype=torch.float64).reshape(-1)  # (Y,) or (1,)
     residual = ((y_true - y_pred) ** 2).sum(0)  # (Y,)
-    total = ((y_true - y_true.mean(0)) ** 2).sum(0).clamp_min(1e-12)  # (Y,)
+    total = ((y_true - reference) ** 2).sum(0).clamp_min(1e-12)  # (Y,)
     score = 1.0 - residual / total
     return score[0] if squeeze else score
 
@@ -93,9 +102,10 @@ def r2_score(y_true: Any, y_pred: Any) -> torch.Tensor:
 def probe_r2(
     train_x: Any, train_y: Any, test_x: Any, test_y: Any, alpha: float = 1.0
 ) -> torch.Tensor:
-    """Fit a probe on (train_x, train_y) and return its held-out R^2 on (test_x, test_y).
+    """Fit a probe on (train_x, train_y) and return its out-of-sample R^2 on (test_x, test_y),
+    measured against the training mean (see the module docstring).
 
     Shapes: x (N, F), y (N, Y) or (N,); returns (Y,) or a scalar tensor. Notebook 02.
     """
     probe = fit_linear_probe(train_x, train_y, alpha)
-    return r2_score(test_y, probe.predict(test_x))
+    return r2_score(test_y, probe.predict(test_x), reference=probe.bias)

@@ -89,3 +89,20 @@ def test_bad_shapes_raise():
         fit_linear_probe(x, y).predict(x[:, :3])
     with pytest.raises(ValueError, match="differ"):
         r2_score(y, y[:, :2])
+
+
+def test_out_of_sample_r2_is_measured_against_the_training_mean():
+    """A probe that can only predict the training mean scores exactly 0 on a shifted test set
+    (the usual R^2 against the test mean would call it worse than useless)."""
+    gen = torch.Generator().manual_seed(2)
+    train_y, test_y = torch.randn(50, 2, generator=gen), torch.randn(20, 2, generator=gen) + 3.0
+    constant = torch.ones(50, 4), torch.ones(20, 4)  # features that carry nothing
+    r2 = probe_r2(constant[0], train_y, constant[1], test_y)
+    torch.testing.assert_close(r2, torch.zeros(2, dtype=torch.float64))
+    assert (r2_score(test_y, train_y.mean(0).expand(20, 2)) < -1).all()
+
+
+def test_r2_reference_argument():
+    y = torch.tensor([1.0, 2.0, 4.0])
+    assert r2_score(y, torch.full((3,), 2.0), reference=2.0).item() == pytest.approx(0.0)
+    assert r2_score(y, y, reference=10.0).item() == pytest.approx(1.0)
