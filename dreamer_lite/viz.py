@@ -77,14 +77,17 @@ def plot_learning_curve(
     ``dreamer_lite.train.train`` or read by ``load_history``. Saves a PNG when ``path`` is given.
     Returns the matplotlib figure.
     """
-    import matplotlib
-
-    if path is not None and ax is None:
-        matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
     fig = None
-    if ax is None:
+    if ax is None and path is not None:
+        # A standalone Figure: saving a file never switches or pollutes pyplot's backend, so
+        # plots in a notebook keep showing after training.
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(7, 4))
+        ax = fig.subplots()
+    elif ax is None:
+        import matplotlib.pyplot as plt
+
         fig, ax = plt.subplots(figsize=(7, 4))
     episodes = history.get("episode", [])
     if episodes:
