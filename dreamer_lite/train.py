@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -71,6 +72,33 @@ def load_history(logdir: str | Path) -> dict[str, list[dict[str, Any]]]:
     return dict(history)
 
 
+class FreeNatsWatch:
+    """Warns once when the KL has stayed below ``free_nats`` for ``phases`` training phases.
+
+    Below free nats the KL term is a constant: neither the prior nor the posterior gets any
+    gradient from it, so the prior (the only thing imagination uses) does not learn and the
+    actor trains on dreams that drift from reality. Small models and vector observations can
+    sit there for a whole run; lowering ``free_nats`` fixes it (the CPU preset uses 1.0).
+    """
+
+    def __init__(self, free_nats: float, phases: int = 10) -> None:
+        self.free_nats, self.phases, self.streak, self.warned = free_nats, phases, 0, False
+
+    def observe(self, fraction_below: float) -> bool:
+        """Record one phase's fraction of updates with KL < free nats; True when it warns."""
+        self.streak = self.streak + 1 if fraction_below >= 1.0 else 0
+        if self.streak < self.phases or self.warned or self.free_nats <= 0:
+            return False
+        self.warned = True
+        warnings.warn(
+            f"KL(posterior || prior) has stayed below free_nats={self.free_nats} for "
+            f"{self.streak} training phases: the prior gets no gradient, so imagination will not "
+            f"follow reality. Lower it, e.g. --set free_nats=1.0 (see notebook 05).",
+            RuntimeWarning, stacklevel=2,
+        )  # fmt: skip
+        return True
+
+
 class _Run:
     """State of one training run; ``train`` below drives it."""
 
@@ -87,6 +115,7 @@ class _Run:
         self.replay = ReplayBuffer(logdir / "episodes", cfg.replay_capacity, seed=cfg.seed)
         self.agent = Dreamer(cfg, self.env.obs_shape, self.env.action_dim, self.env.discrete)
         self.rng = np.random.default_rng(cfg.seed)
+        self.kl_watch = FreeNatsWatch(cfg.free_nats)
         self.env_steps = 0
         self.last_episode = -1
         self.next = {"train": 0, "eval": cfg.eval_every, "checkpoint": cfg.checkpoint_every}
@@ -162,11 +191,14 @@ class _Run:
         start = time.perf_counter()
         for _ in range(steps):
             batch = self.replay.sample(cfg.batch_size, cfg.seq_len)
-            for key, value in self.agent.update(batch).items():
+            metrics = self.agent.update(batch)
+            metrics["kl_below_free_nats"] = float(metrics["kl"] < cfg.free_nats)
+            for key, value in metrics.items():
                 sums[key] += value
         seconds = time.perf_counter() - start
         means = {k: v / steps for k, v in sums.items()}
         self.log("train", updates=self.agent.num_updates, updates_per_s=steps / seconds, **means)
+        self.kl_watch.observe(means["kl_below_free_nats"])
         return means
 
     def evaluate(self, record_video: bool = False) -> float:
@@ -311,8 +343,10 @@ def write_media(run: _Run, logdir: Path) -> None:
         save_video(logdir / "videos" / "open_loop.mp4", strip, fps=10)
 
 
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Train Dreamer on a DeepMind Control Suite task.")
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``python -m dreamer_lite.train``."""
+    parser = argparse.ArgumentParser(prog="python -m dreamer_lite.train",
+                                     description="Train Dreamer on a DeepMind Control Suite task.")
     parser.add_argument("--task", default="cartpole_balance", help="domain_task, e.g. walker_walk")
     parser.add_argument("--preset", default="cpu", choices=["paper", "cpu", "tiny"])
     parser.add_argument("--logdir", default=None, help="default: runs/<task>-<preset>")
@@ -321,9 +355,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
     parser.add_argument("--obs", default=None, choices=["pixels", "state"], help="observation type")
-    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=VALUE",
+    parser.add_argument("--set", nargs="*", action="extend", default=[], metavar="FIELD=VALUE",
                         help="override any Config field, e.g. --set horizon=10 objective=contrastive")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     overrides: dict[str, Any] = {"task": args.task, "seed": args.seed, "device": args.device}
     if args.steps is not None:
         overrides["total_steps"] = args.steps

@@ -155,3 +155,29 @@ def test_cli_trains_on_real_dmc(tmp_path, capsys):
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["task"] == "cartpole_balance"
     assert "final evaluation return" in capsys.readouterr().out
+
+
+def test_free_nats_watch_warns_once_after_a_streak_below_free_nats():
+    from dreamer_lite.train import FreeNatsWatch
+
+    watch = FreeNatsWatch(free_nats=3.0, phases=3)
+    assert not watch.observe(1.0) and not watch.observe(1.0)
+    assert not watch.observe(0.5)  # one update above free nats resets the streak
+    assert not watch.observe(1.0) and not watch.observe(1.0)
+    with pytest.warns(RuntimeWarning, match="free_nats=3.0"):
+        assert watch.observe(1.0)
+    assert not watch.observe(1.0)  # only once
+
+
+def test_free_nats_watch_is_silent_without_free_nats():
+    from dreamer_lite.train import FreeNatsWatch
+
+    watch = FreeNatsWatch(free_nats=0.0, phases=1)
+    assert not any(watch.observe(1.0) for _ in range(5))
+
+
+def test_repeated_set_options_accumulate():
+    from dreamer_lite.train import build_parser, parse_overrides
+
+    args = build_parser().parse_args(["--set", "torch_threads=1", "--set", "free_nats=1.0", "horizon=5"])
+    assert parse_overrides(args.set) == {"torch_threads": 1, "free_nats": 1.0, "horizon": 5}
