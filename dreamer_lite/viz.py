@@ -47,6 +47,23 @@ def save_video(path: str | Path, frames: np.ndarray, fps: int = 20) -> Path:
     return path
 
 
+def read_video(path: str | Path) -> np.ndarray:
+    """Read a video written by ``save_video`` back as (T, H, W, 3) uint8 frames.
+
+    Decoded with the ffmpeg that imageio-ffmpeg ships (``mediapy.read_video`` cannot parse the
+    version banner of some ffmpeg builds).
+    """
+    import imageio_ffmpeg
+
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"no video at {path}: has the run finished (train writes videos at the end)?")
+    reader = imageio_ffmpeg.read_frames(str(path))
+    width, height = next(reader)["size"]  # the first item is the metadata
+    frames = [np.frombuffer(frame, np.uint8).reshape(height, width, 3) for frame in reader]
+    return np.stack(frames)
+
+
 def open_loop_strip(truth: Any, model: Any, upscale: int = 1) -> np.ndarray:
     """Stack real frames, predicted frames and their error: (T, 3H, W*B, 3) uint8 frames.
 

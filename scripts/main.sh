@@ -8,5 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 PY="${DREAMER_VENV:-.venv}/bin/python"
+# State observations (no rendering, no convolutions) with action repeat 8, PlaNet's choice for
+# cart-pole: the setting that learned fastest on 2 CPU cores (docs/RESULTS.md). One torch thread:
+# these networks are too small for a second one to pay, and it hurts when the cores are shared.
 exec "$PY" -m dreamer_lite.train --task cartpole_swingup --preset cpu --obs state \
-  --logdir runs/main --minutes 30 "$@"
+  --set action_repeat=8 torch_threads=1 eval_episodes=5 --logdir runs/main --minutes 30 "$@"

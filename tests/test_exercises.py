@@ -109,6 +109,15 @@ def test_d_every_lesson_starts_with_setup_cell_and_badge():
 
 
 @needs_lessons
+def test_d_lessons_hold_no_unfinished_text():
+    """Placeholders for results ("RESULTS_PLACEHOLDER", "TODO") must not reach a learner."""
+    for path in LESSONS:
+        for index, cell in enumerate(read(path).cells):
+            for marker in ("PLACEHOLDER", "TODO", "FIXME", "XXX"):
+                assert marker not in cell.source, f"{path.name}, cell {index}: {marker!r} left in"
+
+
+@needs_lessons
 def test_e_exercise_ids_are_unique_and_numbered():
     found = [(p, e) for p in LESSONS for e in gen.find_exercises(read(p), p.name)]
     ids = [e.id for _, e in found]
