@@ -23,7 +23,7 @@ COLAB_DEPENDENCIES = (
 SETUP_CELL = f'''\
 # Setup: in Colab this installs dreamer_lite (only if missing; torch and numpy are left alone).
 # Locally, run the README's setup command first; this cell then only checks the install.
-import importlib.util, os, subprocess, sys
+import importlib.util, subprocess, sys
 if importlib.util.find_spec("dreamer_lite") is None:
     if "google.colab" not in sys.modules:
         raise RuntimeError("dreamer_lite is not installed: run `bash scripts/setup.sh` (README)")
