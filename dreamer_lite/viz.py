@@ -57,7 +57,9 @@ def read_video(path: str | Path) -> np.ndarray:
 
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"no video at {path}: has the run finished (train writes videos at the end)?")
+        raise FileNotFoundError(
+            f"no video at {path}: has the run finished? (train writes videos at the end)"
+        )
     reader = imageio_ffmpeg.read_frames(str(path))
     width, height = next(reader)["size"]  # the first item is the metadata
     frames = [np.frombuffer(frame, np.uint8).reshape(height, width, 3) for frame in reader]

@@ -179,5 +179,6 @@ def test_free_nats_watch_is_silent_without_free_nats():
 def test_repeated_set_options_accumulate():
     from dreamer_lite.train import build_parser, parse_overrides
 
-    args = build_parser().parse_args(["--set", "torch_threads=1", "--set", "free_nats=1.0", "horizon=5"])
+    argv = ["--set", "torch_threads=1", "--set", "free_nats=1.0", "horizon=5"]
+    args = build_parser().parse_args(argv)
     assert parse_overrides(args.set) == {"torch_threads": 1, "free_nats": 1.0, "horizon": 5}
