@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from dreamer_lite.behavior import Actor, Critic, frozen, imagined_behavior, value_loss
+from dreamer_lite.compiling import compile_agent
 from dreamer_lite.config import Config
 from dreamer_lite.rssm import LatentState
 from dreamer_lite.world_model import WorldModel
@@ -75,6 +76,8 @@ class Dreamer(nn.Module):
         self.actor_opt = adam(self.actor, cfg.actor_lr)
         self.value_opt = adam(self.critic, cfg.value_lr)
         self.num_updates = 0
+        if cfg.compile:
+            compile_agent(self)
 
     @property
     def device(self) -> torch.device:

@@ -127,6 +127,10 @@ class Config:
     """``auto`` (cuda if available), ``cpu`` or ``cuda``."""
     torch_threads: int = 0
     """CPU threads for torch (0: leave torch's default)."""
+    compile: bool = False
+    """``torch.compile`` the networks and the RSSM steps (``dreamer_lite.compiling``): the same
+    maths in fewer, fused kernels. The first updates take about a minute longer; on a CPU it
+    needs a C++ compiler. Measured in docs/RESULTS.md."""
 
     extra: dict = field(default_factory=dict, compare=False, repr=False)
     """Free-form notes stored with the run (not used by the algorithm)."""
@@ -144,60 +148,60 @@ class Config:
     def cpu(cls, **overrides: Any) -> Config:
         """A preset for a 2-core CPU: smaller networks and batches, a higher replay ratio per
         rendered frame, shadows off. Notebook 05 explains each choice."""
-        values: dict[str, Any] = dict(
-            action_repeat=4,
-            shadows=False,
-            cnn_depth=16,
-            deter_size=100,
-            stoch_size=16,
-            hidden_size=100,
-            units=100,
-            batch_size=16,
-            seq_len=32,
-            horizon=12,
-            total_steps=100_000,
-            seed_episodes=5,
-            train_every=500,
-            train_steps=50,
-            eval_every=5000,
-            checkpoint_every=5000,
-            model_lr=1e-3,
-            actor_lr=1e-4,
-            value_lr=1e-4,
+        values: dict[str, Any] = {
+            "action_repeat": 4,
+            "shadows": False,
+            "cnn_depth": 16,
+            "deter_size": 100,
+            "stoch_size": 16,
+            "hidden_size": 100,
+            "units": 100,
+            "batch_size": 16,
+            "seq_len": 32,
+            "horizon": 12,
+            "total_steps": 100_000,
+            "seed_episodes": 5,
+            "train_every": 500,
+            "train_steps": 50,
+            "eval_every": 5000,
+            "checkpoint_every": 5000,
+            "model_lr": 1e-3,
+            "actor_lr": 1e-4,
+            "value_lr": 1e-4,
             # With these small networks the KL stays below the paper's 3 free nats in every
             # update (measured: 0.8-2.7 nats, pixels and state), so the KL term is a constant and
             # the prior, the only part of the model that imagination uses, never learns.
-            free_nats=1.0,
-        )
+            "free_nats": 1.0,
+        }
         values.update(overrides)
         return cls(**values)
 
     @classmethod
     def tiny(cls, **overrides: Any) -> Config:
         """Smoke-test sizes: everything runs in seconds on one CPU core."""
-        values: dict[str, Any] = dict(
-            action_repeat=4,
-            time_limit=200,
-            shadows=False,
-            cnn_depth=4,
-            deter_size=16,
-            stoch_size=4,
-            hidden_size=16,
-            units=16,
-            batch_size=4,
-            seq_len=8,
-            horizon=4,
-            total_steps=800,
-            seed_episodes=1,
-            train_every=200,
-            train_steps=2,
-            eval_every=400,
-            checkpoint_every=200,
-            free_nats=1.0,
-            model_lr=1e-3,
-            actor_lr=1e-4,
-            value_lr=1e-4,
-        )
+        values: dict[str, Any] = {
+            "action_repeat": 4,
+            "time_limit": 200,
+            "shadows": False,
+            "cnn_depth": 4,
+            "deter_size": 16,
+            "stoch_size": 4,
+            "hidden_size": 16,
+            "units": 16,
+            "batch_size": 4,
+            "seq_len": 8,
+            "horizon": 4,
+            "total_steps": 800,
+            "seed_episodes": 1,
+            "train_every": 200,
+            "train_steps": 2,
+            "eval_every": 400,
+            "checkpoint_every": 200,
+            "free_nats": 1.0,
+            "model_lr": 1e-3,
+            "actor_lr": 1e-4,
+            "value_lr": 1e-4,
+        }
         values.update(overrides)
         return cls(**values)
 
@@ -278,6 +282,9 @@ class Config:
         for name in ("discount", "lambda_", "expl_epsilon"):
             if not 0.0 <= float(getattr(self, name)) <= 1.0:
                 fail(name, "must lie in [0, 1]")
+        for name in ("shadows", "compile"):
+            if not isinstance(getattr(self, name), bool):
+                fail(name, "must be true or false")
         if self.objective not in OBJECTIVES:
             fail("objective", f"choose one of {OBJECTIVES}")
         if self.value_estimator not in VALUE_ESTIMATORS:

@@ -33,17 +33,19 @@ def _memory_format(module: nn.Module, channels_last: bool) -> torch.memory_forma
 class ConvEncoder(nn.Module):
     """Image (..., C, 64, 64) in [-0.5, 0.5] -> embedding (..., 32 * depth).
 
-    Four conv layers, kernel 4, stride 2, ReLU: 64 -> 31 -> 14 -> 6 -> 2 pixels.
+    Four conv layers, kernel 4, stride 2, ReLU: 64 -> 31 -> 14 -> 6 -> 2 pixels. The ReLUs
+    work in place (a conv keeps its input for backward, not its output): same numbers, and at the
+    paper's batch one less 100 MB tensor per layer to allocate and fill.
     """
 
     def __init__(self, depth: int = 32, in_channels: int = 3, channels_last: bool = True) -> None:
         super().__init__()
         self.depth = depth
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, 1 * depth, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(1 * depth, 2 * depth, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(2 * depth, 4 * depth, 4, stride=2), nn.ReLU(),
-            nn.Conv2d(4 * depth, 8 * depth, 4, stride=2), nn.ReLU(),
+            nn.Conv2d(in_channels, 1 * depth, 4, stride=2), nn.ReLU(inplace=True),
+            nn.Conv2d(1 * depth, 2 * depth, 4, stride=2), nn.ReLU(inplace=True),
+            nn.Conv2d(2 * depth, 4 * depth, 4, stride=2), nn.ReLU(inplace=True),
+            nn.Conv2d(4 * depth, 8 * depth, 4, stride=2), nn.ReLU(inplace=True),
         )  # fmt: skip
         self.embed_size = 8 * depth * 2 * 2
         self.memory_format = _memory_format(self, channels_last)
@@ -68,9 +70,9 @@ class ConvDecoder(nn.Module):
         self.hidden = 32 * depth
         self.linear = nn.Linear(feat_size, self.hidden)
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(self.hidden, 4 * depth, 5, stride=2), nn.ReLU(),
-            nn.ConvTranspose2d(4 * depth, 2 * depth, 5, stride=2), nn.ReLU(),
-            nn.ConvTranspose2d(2 * depth, 1 * depth, 6, stride=2), nn.ReLU(),
+            nn.ConvTranspose2d(self.hidden, 4 * depth, 5, stride=2), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(4 * depth, 2 * depth, 5, stride=2), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(2 * depth, 1 * depth, 6, stride=2), nn.ReLU(inplace=True),
             nn.ConvTranspose2d(1 * depth, out_channels, 6, stride=2),
         )  # fmt: skip
         self.memory_format = _memory_format(self.net[1:], channels_last)  # not the matmul layer
@@ -106,7 +108,9 @@ class MLP(nn.Module):
         modules: list[nn.Module] = []
         size = in_size
         for _ in range(layers):
-            modules += [nn.Linear(size, units), nn.ELU()]
+            # In place: the linear layer keeps its input, not its output, for backward,
+            # so overwriting it is safe and saves a (N, units) tensor per layer.
+            modules += [nn.Linear(size, units), nn.ELU(inplace=True)]
             size = units
         modules.append(nn.Linear(size, out_size))
         self.net = nn.Sequential(*modules)

@@ -36,14 +36,21 @@ import torch
 
 from dreamer_lite.agent import Dreamer, NonFiniteLossError
 from dreamer_lite.checkpoint import (
-    load_checkpoint, random_states, save_checkpoint, seed_everything, set_random_states,
+    load_checkpoint,
+    random_states,
+    save_checkpoint,
+    seed_everything,
+    set_random_states,
 )  # fmt: skip
 from dreamer_lite.config import Config
 from dreamer_lite.replay import ReplayBuffer
-from dreamer_lite.schedule import updates_due
 from dreamer_lite.rollout import (
-    EpisodeRecorder, random_action, random_policy_return, run_episode,
+    EpisodeRecorder,
+    random_action,
+    random_policy_return,
+    run_episode,
 )  # fmt: skip
+from dreamer_lite.schedule import updates_due
 
 # Fields that may differ when a run is resumed: they change how it runs, not what it learns.
 RESUMABLE_FIELDS = {"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device",

@@ -22,7 +22,11 @@ from torch import nn
 from dreamer_lite.config import Config
 from dreamer_lite.networks import MLP, ConvDecoder, ConvEncoder, VectorDecoder, VectorEncoder
 from dreamer_lite.objectives import (
-    contrastive_scores, gaussian_kl, info_nce_loss, kl_loss, log_likelihood,
+    contrastive_scores,
+    gaussian_kl,
+    info_nce_loss,
+    kl_loss,
+    log_likelihood,
 )  # fmt: skip
 from dreamer_lite.rssm import RSSM, LatentState
 

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny(**overrides) -> Config:
-    values = dict(device="cpu", time_limit=160, total_steps=480, train_every=80, train_steps=2,
-                  eval_every=160, checkpoint_every=80, seed_episodes=1)
+    values = {"device": "cpu", "time_limit": 160, "total_steps": 480, "train_every": 80,
+              "train_steps": 2, "eval_every": 160, "checkpoint_every": 80, "seed_episodes": 1}
     values.update(overrides)
     return Config.tiny(**values)
 
