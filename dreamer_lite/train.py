@@ -13,7 +13,8 @@ What lands in the logdir:
     config.json       the run's Config (a rerun must match it; it resumes)
     episodes/         one .npz per finished episode (the replay buffer, on disk)
     checkpoint.pt     networks, optimizers, counters and random states (atomic)
-    metrics.jsonl     one JSON record per episode / training phase / evaluation
+    metrics.jsonl     one JSON record per episode / training phase / evaluation, with its
+                      ``wall_time`` (seconds since the epoch)
     curve.png         the learning curve; videos/ the policy and open-loop prediction videos
 
 Killed at any moment (even SIGKILL), rerunning the same command resumes from the last checkpoint
@@ -54,7 +55,7 @@ from dreamer_lite.schedule import updates_due
 
 # Fields that may differ when a run is resumed: they change how it runs, not what it learns.
 RESUMABLE_FIELDS = {"total_steps", "eval_every", "eval_episodes", "checkpoint_every", "device",
-                    "torch_threads", "extra"}  # fmt: skip
+                    "torch_threads", "compile", "extra"}  # fmt: skip
 
 
 def make_task_env(cfg: Config, seed: int):
@@ -180,7 +181,10 @@ class _Run:
         })  # fmt: skip
 
     def log(self, kind: str, **values: Any) -> dict[str, Any]:
-        record = {"kind": kind, "env_steps": self.env_steps, **values}
+        # wall_time (seconds since the epoch) dates every record: wall-clock per env step and
+        # "minutes to reach a return" come from it, across resumes too.
+        record = {"kind": kind, "env_steps": self.env_steps, **values,
+                  "wall_time": round(time.time(), 1)}  # fmt: skip
         with open(self.logdir / "metrics.jsonl", "a") as f:
             f.write(json.dumps(record) + "\n")
         if self.callback is not None:
