@@ -41,6 +41,15 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def check_precision(conv_precision: str, device: torch.device) -> None:
+    """Raise a clear error if ``device`` cannot run the conv nets in ``conv_precision``."""
+    if conv_precision == "bf16" and device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise RuntimeError(
+            f"conv_precision='bf16' needs a GPU with bfloat16 support (Ampere or newer); "
+            f"{torch.cuda.get_device_name(device)} has none. Use conv_precision='fp32'."
+        )
+
+
 class Dreamer(nn.Module):
     """World model, actor and critic with one Adam optimizer each.
 
@@ -67,6 +76,7 @@ class Dreamer(nn.Module):
         )  # fmt: skip
         self.critic = Critic(feat, units=cfg.units, layers=cfg.value_layers)
         self.device_ = resolve_device(cfg.device)
+        check_precision(cfg.conv_precision, self.device_)
         self.to(self.device_)
 
         def adam(module: nn.Module, lr: float) -> torch.optim.Adam:

@@ -3,6 +3,7 @@
     python -m dreamer_lite.bench --preset paper --device cpu
     python -m dreamer_lite.bench --preset cpu --json
     python -m dreamer_lite.bench --preset paper --device cpu --compile   # Config.compile
+    python -m dreamer_lite.bench --preset paper --device cpu --precision bf16   # conv_precision
 
 A full update is what ``Dreamer.update`` does: the world-model step, imagination + the actor
 step, the critic step, at the preset's batch (B x T) and horizon. Inputs are random frames of
@@ -125,21 +126,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-env", action="store_true", help="skip the rendering benchmark")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the hot paths (Config.compile); warm-up compiles")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                        help="Config.conv_precision: bf16 autocast in the conv encoder/decoder")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.preset(args.preset, task=args.task, device=args.device, compile=args.compile)
+    cfg = Config.preset(args.preset, task=args.task, device=args.device, compile=args.compile,
+                        conv_precision=args.precision)  # fmt: skip
     result = run(cfg, warmup=args.warmup, repeats=args.repeats, env=not args.no_env,
                  action_size=args.action_size)  # fmt: skip
     result["preset"] = args.preset
     result["compile"] = args.compile
+    result["conv_precision"] = args.precision
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return
     print(f"dreamer_lite benchmark: preset={args.preset} batch={result['preset_batch']} "
           f"horizon={cfg.horizon} device={result['device']} threads={result['threads']}"
-          f"{' compiled' if args.compile else ''}")
+          f"{' compiled' if args.compile else ''}"
+          f"{' convs in bf16' if args.precision == 'bf16' else ''}")
     print(f"  full update        {result['update_s']:8.3f} s  (median of {args.repeats})")
     print(f"    world model      {result['model_s']:8.3f} s")
     print(f"    imagine + actor  {result['actor_s']:8.3f} s")

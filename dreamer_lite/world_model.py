@@ -63,8 +63,12 @@ class WorldModel(nn.Module):
         reward_layers: int = 2,
         free_nats: float = 3.0,
         kl_scale: float = 1.0,
+        conv_precision: str = "fp32",
     ) -> None:
         super().__init__()
+        if conv_precision not in ("fp32", "bf16"):
+            raise ValueError(f"conv_precision must be 'fp32' or 'bf16', not {conv_precision!r}")
+        self.conv_bf16 = conv_precision == "bf16"
         self.obs_shape = tuple(obs_shape)
         self.pixels = len(self.obs_shape) == 3
         self.objective = objective
@@ -97,19 +101,30 @@ class WorldModel(nn.Module):
             obs_shape, action_size, objective=cfg.objective, cnn_depth=cfg.cnn_depth,
             deter_size=cfg.deter_size, stoch_size=cfg.stoch_size, hidden_size=cfg.hidden_size,
             min_std=cfg.min_std, units=cfg.units, reward_layers=cfg.reward_layers,
-            free_nats=cfg.free_nats, kl_scale=cfg.kl_scale,
+            free_nats=cfg.free_nats, kl_scale=cfg.kl_scale, conv_precision=cfg.conv_precision,
         )  # fmt: skip
 
     # --- pieces ------------------------------------------------------------------------------
+    def _conv_autocast(self, device: torch.device) -> torch.autocast:
+        """bfloat16 autocast around the conv nets when ``conv_precision == "bf16"``; their
+        outputs are cast back to float32, so everything after them runs in float32."""
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.conv_bf16)
+
+    def _encode(self, obs: torch.Tensor) -> torch.Tensor:
+        """Preprocessed observations (..., *obs_shape) -> embeddings (..., E), float32."""
+        with self._conv_autocast(obs.device):
+            return self.encoder(obs).float()
+
     def embed(self, obs: torch.Tensor) -> torch.Tensor:
         """Raw observations (..., *obs_shape) -> embeddings (..., E)."""
-        return self.encoder(preprocess_obs(obs))
+        return self._encode(preprocess_obs(obs))
 
     def decode(self, feat: torch.Tensor) -> torch.Tensor:
         """Features (..., F) -> mean observation (..., *obs_shape), images in [-0.5, 0.5]."""
         if self.decoder is None:
             raise RuntimeError(f"the {self.objective!r} objective trains no decoder")
-        return self.decoder(feat)
+        with self._conv_autocast(feat.device):
+            return self.decoder(feat).float()
 
     def predict_reward(self, feat: torch.Tensor) -> torch.Tensor:
         """Features (..., F) -> mean reward (...)."""
@@ -129,7 +144,7 @@ class WorldModel(nn.Module):
         Returns (total loss, detached terms for logging, posterior states (T, B, .)).
         """
         obs = preprocess_obs(batch["obs"])
-        embed = self.encoder(obs)  # (T, B, E)
+        embed = self._encode(obs)  # (T, B, E)
         post, prior = self.rssm.observe(embed, batch["action"])
         feat = post.feat  # (T, B, F)
 

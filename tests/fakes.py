@@ -8,6 +8,7 @@ can learn it. Real-environment tests live in test_envs.py and test_learning.py.
 from __future__ import annotations
 
 import numpy as np
+import torch
 
 
 class FakeEnv:
@@ -53,3 +54,13 @@ def fake_factory(cfg, seed, **kwargs):
     """``env_factory`` for ``dreamer_lite.train.train``."""
     length = cfg.time_limit // cfg.action_repeat
     return FakeEnv(seed=seed, length=length, obs_type=cfg.obs_type, **kwargs)
+
+
+def pixel_batch(cfg, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """A random replay batch of 64x64 frames (T, B, 3, 64, 64), 1-d actions and rewards."""
+    shape = (cfg.seq_len, cfg.batch_size)
+    return {
+        "obs": torch.randint(0, 256, (*shape, 3, 64, 64), dtype=torch.uint8, generator=generator),
+        "action": torch.rand(*shape, 1, generator=generator) * 2 - 1,
+        "reward": torch.rand(*shape, generator=generator),
+    }

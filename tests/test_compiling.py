@@ -10,19 +10,11 @@ import torch
 from dreamer_lite.agent import Dreamer
 from dreamer_lite.compiling import check_compiler
 from dreamer_lite.config import Config
+from tests.fakes import pixel_batch
 
 needs_cxx = pytest.mark.skipif(
     not (shutil.which("g++") or shutil.which("c++")), reason="torch.compile on CPU needs g++"
 )
-
-
-def _batch(cfg: Config, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    shape = (cfg.seq_len, cfg.batch_size)
-    return {
-        "obs": torch.randint(0, 256, (*shape, 3, 64, 64), dtype=torch.uint8, generator=generator),
-        "action": torch.rand(*shape, 1, generator=generator) * 2 - 1,
-        "reward": torch.rand(*shape, generator=generator),
-    }
 
 
 @needs_cxx
@@ -36,7 +28,7 @@ def test_compiled_update_matches_eager():
     assert compiled.world_model.decoder._compiled_call_impl is not None
     assert hasattr(compiled.world_model.rssm.observe_step, "_torchdynamo_orig_callable")
     assert eager.world_model.decoder._compiled_call_impl is None
-    batch = _batch(cfg, torch.Generator().manual_seed(1))
+    batch = pixel_batch(cfg, torch.Generator().manual_seed(1))
     with torch._inductor.config.patch(fallback_random=True):  # the same noise as eager
         for _ in range(2):  # the second update runs on parameters the first one changed
             torch.manual_seed(2)
