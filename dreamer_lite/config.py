@@ -137,7 +137,7 @@ class Config:
     models only; the RSSM, the heads, the losses and all parameters stay float32). On this
     project's CPU (AVX512-BF16) the paper-sized world-model step takes 4.0 s instead of 5.8 s;
     GPUs need bf16 support (Ampere or newer). Not the same maths: bf16 keeps about 3 significant
-    digits. Off in every preset; learning with it is not yet verified (docs/RESULTS.md)."""
+    digits. Off in every preset; tried in one 25-minute learning run only (docs/RESULTS.md)."""
 
     extra: dict = field(default_factory=dict, compare=False, repr=False)
     """Free-form notes stored with the run (not used by the algorithm)."""
