@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 from dreamer_lite.agent import Dreamer
-from dreamer_lite.config import Config
+from dreamer_lite.config import CONV_PRECISIONS, Config
 
 
 def _batch(cfg: Config, obs_shape: tuple[int, ...], action_size: int) -> dict[str, torch.Tensor]:
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-env", action="store_true", help="skip the rendering benchmark")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the hot paths (Config.compile); warm-up compiles")
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+    parser.add_argument("--precision", default="fp32", choices=CONV_PRECISIONS,
                         help="Config.conv_precision: bf16 autocast in the conv encoder/decoder")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dreamer_lite.config import Config
+from dreamer_lite.config import CONV_PRECISIONS, Config
 from dreamer_lite.networks import MLP, ConvDecoder, ConvEncoder, VectorDecoder, VectorEncoder
 from dreamer_lite.objectives import (
     contrastive_scores,
@@ -66,8 +66,8 @@ class WorldModel(nn.Module):
         conv_precision: str = "fp32",
     ) -> None:
         super().__init__()
-        if conv_precision not in ("fp32", "bf16"):
-            raise ValueError(f"conv_precision must be 'fp32' or 'bf16', not {conv_precision!r}")
+        if conv_precision not in CONV_PRECISIONS:
+            raise ValueError(f"conv_precision={conv_precision!r}: choose one of {CONV_PRECISIONS}")
         self.conv_bf16 = conv_precision == "bf16"
         self.obs_shape = tuple(obs_shape)
         self.pixels = len(self.obs_shape) == 3

@@ -40,7 +40,7 @@ def test_bf16_world_model_loss_and_gradients_stay_close_to_fp32():
     error = ((got - want).abs().max() / want.abs().max()).item()
     assert 1e-4 < error < 3e-2  # bf16 keeps about 3 significant digits
     for param in bf16.parameters():
-        assert param.dtype == torch.float32  # parameters and Adam states stay float32
+        assert param.dtype == torch.float32  # autocast casts copies; parameters stay float32
 
 
 def test_bf16_updates_run_and_act_returns_float_actions():

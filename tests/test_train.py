@@ -39,7 +39,6 @@ def test_train_writes_everything(tmp_path):
     assert history["eval"] and history["train"] and history["episode"]
     assert history["episode"][-1]["env_steps"] == 480
     times = [r["wall_time"] for kind in ("episode", "train", "eval") for r in history[kind]]
-    assert len(times) == sum(len(history[k]) for k in ("episode", "train", "eval"))
     assert max(times) - min(times) < 3600 and min(times) > 1.7e9  # seconds since the epoch
     assert len(list((tmp_path / "episodes").glob("*.npz"))) == 480 // 160
 
