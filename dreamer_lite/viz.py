@@ -25,6 +25,14 @@ def _setup_ffmpeg() -> None:
         mediapy.set_ffmpeg(imageio_ffmpeg.get_ffmpeg_exe())
 
 
+def smooth(values: Any, width: int = 20) -> np.ndarray:
+    """Moving average of a training curve for plotting (``valid`` part only, so it is shorter
+    than ``values``). The window shrinks to a fifth of the curve for short runs (fast mode)."""
+    values = np.asarray(values, dtype=float)
+    width = max(1, min(width, len(values) // 5))
+    return np.convolve(values, np.ones(width) / width, mode="valid")
+
+
 def to_frames(images: Any) -> np.ndarray:
     """(T, C, H, W) floats in [0, 1] or uint8 -> (T, H, W, C) uint8."""
     array = images.detach().cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
