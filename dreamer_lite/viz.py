@@ -15,7 +15,7 @@ import numpy as np
 from dreamer_lite.paper_scores import paper_curve
 
 
-def _setup_ffmpeg() -> None:
+def setup_ffmpeg() -> None:
     """mediapy needs an ffmpeg binary; use the system's or the one imageio-ffmpeg ships."""
     import mediapy
 
@@ -45,7 +45,7 @@ def save_video(path: str | Path, frames: np.ndarray, fps: int = 20) -> Path:
     """Write (T, H, W, 3) uint8 frames as .mp4 or .gif (chosen by the suffix)."""
     import mediapy
 
-    _setup_ffmpeg()
+    setup_ffmpeg()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     frames = np.asarray(frames)

@@ -1,4 +1,4 @@
-"""Tests of the exercise generator (dreamer_lite.exercises) and of the committed notebooks.
+"""Tests of the exercise generator (dreamer_lite.course.generate) and of the committed notebooks.
 
 (a)-(e) and (g) check the real lessons in notebooks/ and skip while there are none; (f) checks
 the generator itself on a small synthetic lesson built here.
@@ -12,9 +12,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from dreamer_lite import exercises as gen
-from dreamer_lite.checks import CHECKERS
 from dreamer_lite.course import SETUP_CELL, colab_badge
+from dreamer_lite.course import generate as gen
+from dreamer_lite.course.checks import CHECKERS
 
 ROOT = Path(__file__).resolve().parents[1]
 LESSONS = gen.lessons(ROOT)
@@ -28,7 +28,7 @@ def generated(kind: str, path: Path) -> nbformat.NotebookNode:
     """The ``exercises`` or ``solutions`` version of a lesson, or a failure that says how to make it."""
     version = ROOT / kind / path.name
     if not version.exists():
-        pytest.fail(f"{kind}/{path.name} is missing: run `python -m dreamer_lite.exercises`")
+        pytest.fail(f"{kind}/{path.name} is missing: run `python -m dreamer_lite.course.generate`")
     return read(version)
 
 
@@ -56,7 +56,7 @@ by_id = pytest.mark.parametrize(
 def test_a_generated_files_are_up_to_date():
     changed = gen.generate(ROOT, check=True)
     names = [str(p.relative_to(ROOT)) for p in changed]
-    assert not names, f"out of date: {names}; run `python -m dreamer_lite.exercises`"
+    assert not names, f"out of date: {names}; run `python -m dreamer_lite.course.generate`"
 
 
 @needs_exercises
@@ -193,7 +193,7 @@ def test_g_exercise_stub_is_unfinished(path, exercise, monkeypatch, capsys):
 # --- (f): the generator on a synthetic lesson ---------------------------------------------------
 
 EXERCISE_CELL = '''\
-# EXERCISE 04.1: The lambda-return
+# EXERCISE 04.2: The lambda-return
 import torch
 
 def lambda_return(reward, value, discount, lambda_):
@@ -215,8 +215,8 @@ def lambda_return(reward, value, discount, lambda_):
 check_lambda_return(lambda_return)'''
 
 SECOND_CELL = """\
-# EXERCISE 04.2: Updates due
-def updates_due(env_steps, next_train, train_every, train_steps):
+# EXERCISE 04.1: Updates due
+def updates_soon(env_steps, next_train, train_every, train_steps):
     ### BEGIN SOLUTION
     if env_steps < next_train:
         return 0, next_train
@@ -234,7 +234,7 @@ def synthetic_lesson(root: Path, badge: str | None = None) -> Path:
             new_markdown_cell("The task."),
             new_code_cell(EXERCISE_CELL, execution_count=2, outputs=[stdout]),
             new_code_cell(SECOND_CELL),
-            new_code_cell("check_updates_due(updates_due)", execution_count=3, outputs=[stdout]),
+            new_code_cell("check_updates_soon(updates_soon)", execution_count=3, outputs=[stdout]),
         ],
         metadata={
             "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
@@ -269,7 +269,7 @@ def test_f_generator_writes_versions_and_syncs_the_lesson(tmp_path):
     assert [c.id for c in exercise.cells] == [c.id for c in synced.cells]
     source = exercise.cells[3].source
     assert (
-        '        raise NotImplementedError("Exercise 04.1: fill in lambda_return")'
+        '        raise NotImplementedError("Exercise 04.2: fill in lambda_return")'
         in source.split("\n")
     )
     assert "        # next_return = ...   # G_H = v_H" in source.split("\n")
@@ -277,7 +277,7 @@ def test_f_generator_writes_versions_and_syncs_the_lesson(tmp_path):
     assert "check_lambda_return(lambda_return)" in source
     assert "value[-1]" not in source and "###" not in source
     second = exercise.cells[4].source.split("\n")
-    assert second[-1] == '    raise NotImplementedError("Exercise 04.2: fill in updates_due")'
+    assert second[-1] == '    raise NotImplementedError("Exercise 04.1: fill in updates_soon")'
     for cell in exercise.cells:
         if cell.cell_type == "code":
             assert cell.outputs == [] and cell.execution_count is None
@@ -291,7 +291,7 @@ def test_f_generator_writes_versions_and_syncs_the_lesson(tmp_path):
 
     readme = (tmp_path / "solutions" / "README.md").read_text()
     assert (
-        "| 04.1 | The lambda-return | [04_demo.ipynb](04_demo.ipynb) | `lambda_return` | `check_lambda_return` |"
+        "| 04.2 | The lambda-return | [04_demo.ipynb](04_demo.ipynb) | `lambda_return` | `check_lambda_return` |"
         in readme
     )
     assert "DREAMER_LITE_CHECK" in (tmp_path / "exercises" / "README.md").read_text()
@@ -300,7 +300,7 @@ def test_f_generator_writes_versions_and_syncs_the_lesson(tmp_path):
 def test_f_generated_code_runs(tmp_path, monkeypatch, capsys):
     synthetic_lesson(tmp_path)
     gen.generate(tmp_path)
-    from dreamer_lite.checks import check_lambda_return
+    from dreamer_lite.course.checks import check_lambda_return
 
     monkeypatch.setenv("DREAMER_LITE_CHECK", "strict")
     namespace = {"check_lambda_return": check_lambda_return}
@@ -346,10 +346,10 @@ def test_f_existing_badge_is_replaced(tmp_path):
     ("broken", "message"),
     [
         (EXERCISE_CELL.replace("        ### END SOLUTION\n", ""), "region"),
-        (EXERCISE_CELL.replace("EXERCISE 04.1", "EXERCISE 05.1"), "must be '04.k'"),
-        (EXERCISE_CELL.replace("# EXERCISE 04.1: The lambda-return\n", ""), "EXERCISE NN.k"),
+        (EXERCISE_CELL.replace("EXERCISE 04.2", "EXERCISE 05.1"), "must be '04.k'"),
+        (EXERCISE_CELL.replace("# EXERCISE 04.2: The lambda-return\n", ""), "EXERCISE NN.k"),
         (EXERCISE_CELL.replace("        ### END SCAFFOLD\n", ""), "SCAFFOLD"),
-        (SECOND_CELL.replace("def updates_due", "x = 1 #"), "inside a function"),
+        (SECOND_CELL.replace("def updates_soon", "x = 1 #"), "inside a function"),
     ],
 )
 def test_f_malformed_exercises_are_errors(broken, message):
@@ -361,7 +361,7 @@ def test_f_malformed_exercises_are_errors(broken, message):
 def test_f_duplicate_ids_are_errors(tmp_path):
     lesson = synthetic_lesson(tmp_path)
     nb = read(lesson)
-    nb.cells[4].source = SECOND_CELL.replace("04.2", "04.1")
+    nb.cells[4].source = SECOND_CELL.replace("04.1", "04.2")
     nbformat.write(nb, lesson)
     with pytest.raises(gen.ExerciseFormatError, match="unique"):
         gen.generate(tmp_path)
@@ -371,3 +371,13 @@ def test_f_no_lessons_is_a_no_op(tmp_path, capsys):
     assert gen.main(["--root", str(tmp_path)]) == 0
     assert "nothing to do" in capsys.readouterr().out
     assert not (tmp_path / "exercises").exists()
+
+
+def test_lessons_and_registry_list_the_same_exercises():
+    from dreamer_lite.course.cases import EXERCISES
+
+    found = {}
+    for path in gen.lessons(ROOT):
+        for exercise in gen.find_exercises(nbformat.read(path, as_version=4), path.name):
+            found[exercise.function] = exercise.id
+    assert found == {name: spec.id for name, spec in EXERCISES.items()}

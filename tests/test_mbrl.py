@@ -1,4 +1,4 @@
-"""Tests of dreamer_lite.mbrl: one-step models, open-loop error, random episodes, Dyna-Q."""
+"""Tests of dreamer_lite.course.mbrl: one-step models, open-loop error, random episodes, Dyna-Q."""
 
 from collections import deque
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from dreamer_lite.mbrl import (
+from dreamer_lite.course.mbrl import (
     GridMaze,
     OneStepModel,
     dyna_q,

@@ -1,10 +1,10 @@
-"""Tests of dreamer_lite.probe: ridge-regression probes and held-out R^2."""
+"""Tests of dreamer_lite.course.probe: ridge-regression probes and held-out R^2."""
 
 import numpy as np
 import pytest
 import torch
 
-from dreamer_lite.probe import fit_linear_probe, probe_r2, r2_score
+from dreamer_lite.course.probe import fit_linear_probe, probe_r2, r2_score
 
 
 def linear_data(n: int, features: int = 6, targets: int = 3, noise: float = 0.0, seed: int = 0):

@@ -1,6 +1,6 @@
 """Course plumbing shared by every notebook: the repository URL, the setup cell, the badge.
 
-The repository's address is defined here and nowhere else. ``python -m dreamer_lite.exercises``
+The repository's address is defined here and nowhere else. ``python -m dreamer_lite.course.generate``
 writes ``SETUP_CELL`` and the Colab badge into every lesson, and a test checks they match.
 """
 
@@ -54,10 +54,10 @@ def notebook_setup(verbose: bool = True) -> str:
 
     from dreamer_lite.config import fast_mode
     from dreamer_lite.envs import setup_rendering
-    from dreamer_lite.viz import _setup_ffmpeg
+    from dreamer_lite.viz import setup_ffmpeg
 
     backend = setup_rendering()
-    _setup_ffmpeg()
+    setup_ffmpeg()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if verbose:
         name = torch.cuda.get_device_name(0) if device == "cuda" else f"{os.cpu_count()} CPU cores"
