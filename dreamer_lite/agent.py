@@ -70,14 +70,19 @@ class Dreamer(nn.Module):
         self.world_model = WorldModel.from_config(cfg, obs_shape, action_size)
         feat = cfg.feat_size
         self.actor = Actor(
-            feat, action_size, units=cfg.units, layers=cfg.actor_layers, discrete=discrete,
-            init_std=cfg.actor_init_std, mean_scale=cfg.actor_mean_scale,
+            feat,
+            action_size,
+            units=cfg.units,
+            layers=cfg.actor_layers,
+            discrete=discrete,
+            init_std=cfg.actor_init_std,
+            mean_scale=cfg.actor_mean_scale,
             min_std=cfg.actor_min_std,
-        )  # fmt: skip
+        )
         self.critic = Critic(feat, units=cfg.units, layers=cfg.value_layers)
-        self.device_ = resolve_device(cfg.device)
-        check_precision(cfg.conv_precision, self.device_)
-        self.to(self.device_)
+        self._device = resolve_device(cfg.device)
+        check_precision(cfg.conv_precision, self._device)
+        self.to(self._device)
 
         def adam(module: nn.Module, lr: float) -> torch.optim.Adam:
             return torch.optim.Adam(module.parameters(), lr=lr, eps=cfg.adam_eps)
@@ -91,10 +96,13 @@ class Dreamer(nn.Module):
 
     @property
     def device(self) -> torch.device:
-        return self.device_
+        """The device the networks live on (``cfg.device``, ``auto`` resolved)."""
+        return self._device
 
     # --- acting ------------------------------------------------------------------------------
     def initial_state(self, batch_size: int = 1) -> AgentState:
+        """The state before the first observation: the RSSM's initial latent and a zero action,
+        (B, .) each."""
         latent = self.world_model.rssm.initial(batch_size, self.device)
         return AgentState(latent, torch.zeros(batch_size, self.action_size, device=self.device))
 
@@ -121,6 +129,7 @@ class Dreamer(nn.Module):
         return action.cpu().numpy(), AgentState(latent, action)
 
     def _explore(self, action: torch.Tensor) -> torch.Tensor:
+        """Exploration noise on sampled actions (B, A): epsilon-greedy or clipped Gaussian."""
         if self.discrete:
             # Epsilon-greedy: with probability epsilon a uniformly random one-hot action.
             random = torch.randint(self.action_size, action.shape[:-1], device=action.device)
@@ -132,6 +141,8 @@ class Dreamer(nn.Module):
 
     # --- learning ----------------------------------------------------------------------------
     def _step(self, opt: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor, name: str):
+        """One optimizer step on ``loss`` with gradient clipping; returns the gradient norm.
+        A non-finite loss raises ``NonFiniteLossError`` before anything changes."""
         if not torch.isfinite(loss):
             raise NonFiniteLossError(
                 f"{name} is {loss.item()} at update {self.num_updates}; try a lower learning "
@@ -161,11 +172,17 @@ class Dreamer(nn.Module):
         # 2. Actor: maximise imagined returns; gradients flow through the frozen model.
         with frozen(self.world_model, self.critic):
             out = imagined_behavior(
-                self.world_model.rssm, self.actor, self.critic,
-                self.world_model.predict_reward, post, horizon=cfg.horizon,
-                discount=cfg.discount, estimator=cfg.value_estimator, lambda_=cfg.lambda_,
+                self.world_model.rssm,
+                self.actor,
+                self.critic,
+                self.world_model.predict_reward,
+                post,
+                horizon=cfg.horizon,
+                discount=cfg.discount,
+                estimator=cfg.value_estimator,
+                lambda_=cfg.lambda_,
                 k=cfg.k_step,
-            )  # fmt: skip
+            )
         actor_norm = self._step(self.actor_opt, self.actor, out["actor_loss"], "actor_loss")
         t_actor = time.perf_counter()
 
@@ -206,6 +223,7 @@ class Dreamer(nn.Module):
         }
 
     def load_checkpoint_state(self, state: dict[str, Any]) -> None:
+        """Restore what ``checkpoint_state`` returned."""
         self.load_state_dict(state["networks"])
         self.model_opt.load_state_dict(state["model_opt"])
         self.actor_opt.load_state_dict(state["actor_opt"])

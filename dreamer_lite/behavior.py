@@ -28,15 +28,16 @@ from torch.distributions import (
 )
 
 from dreamer_lite.networks import MLP
-from dreamer_lite.returns import k_step_return, lambda_return, sum_of_rewards
+from dreamer_lite.returns import VALUE_ESTIMATORS
 from dreamer_lite.rssm import RSSM, LatentState
 
 
 class Actor(nn.Module):
     """The policy q(a_t | s_t): features (..., F) -> a distribution over actions (..., A).
 
-    Continuous: a tanh-transformed Normal; its mean is squashed as ``mean_scale * tanh(m / mean_scale)``
-    and its std is ``softplus(x + c) + min_std`` with c chosen so that x = 0 gives ``init_std``.
+    Continuous: a tanh-transformed Normal; its mean is squashed as ``mean_scale * tanh(m /
+    mean_scale)`` (``_squash_mean``, shared by ``forward`` and ``mode``) and its std is
+    ``softplus(x + c) + min_std`` with c chosen so that x = 0 gives ``init_std``.
     Discrete: a one-hot categorical whose samples pass gradients straight through.
     """
 
@@ -61,12 +62,17 @@ class Actor(nn.Module):
         out = action_size if discrete else (2, action_size)
         self.net = MLP(feat_size, out, units=units, layers=layers)
 
+    def _squash_mean(self, raw_mean: torch.Tensor) -> torch.Tensor:
+        """The Gaussian's mean (..., A), kept in (-mean_scale, mean_scale) by a scaled tanh."""
+        return self.mean_scale * torch.tanh(raw_mean / self.mean_scale)
+
     def forward(self, feat: torch.Tensor) -> Distribution:
+        """The action distribution at features (..., F); its samples are (..., A)."""
         out = self.net(feat)
         if self.discrete:
             return OneHotCategoricalStraightThrough(logits=out)  # (..., A) one-hot samples
-        mean, raw_std = out.unbind(-2)  # (..., A) each
-        mean = self.mean_scale * torch.tanh(mean / self.mean_scale)
+        raw_mean, raw_std = out.unbind(-2)  # (..., A) each
+        mean = self._squash_mean(raw_mean)
         std = nn.functional.softplus(raw_std + self.raw_init_std) + self.min_std
         dist = TransformedDistribution(Normal(mean, std), TanhTransform(cache_size=1))
         return Independent(dist, 1)
@@ -78,8 +84,7 @@ class Actor(nn.Module):
         if self.discrete:
             index = out.argmax(-1)
             return nn.functional.one_hot(index, self.action_size).to(out.dtype)
-        mean = self.mean_scale * torch.tanh(out.unbind(-2)[0] / self.mean_scale)
-        return torch.tanh(mean)
+        return torch.tanh(self._squash_mean(out.unbind(-2)[0]))
 
 
 def straight_through_sample(logits: torch.Tensor) -> torch.Tensor:
@@ -104,6 +109,7 @@ class Critic(nn.Module):
         self.net = MLP(feat_size, 1, units=units, layers=layers)
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
+        """Features (..., F) -> values (...)."""
         return self.net(feat).squeeze(-1)
 
 
@@ -156,14 +162,16 @@ def value_targets(
     lambda_: float = 0.95,
     k: int = 5,
 ) -> torch.Tensor:
-    """The actor's and critic's target (H, N) by the chosen estimator (see ``returns``)."""
-    if estimator == "lambda":
-        return lambda_return(reward, value, discount, lambda_)
-    if estimator == "k_step":
-        return k_step_return(reward, value, discount, k)
-    if estimator == "reward_sum":
-        return sum_of_rewards(reward)
-    raise ValueError(f"unknown value estimator {estimator!r}; use 'lambda', 'k_step', 'reward_sum'")
+    """The actor's and critic's target (H, N) by the chosen estimator, a key of
+    ``returns.VALUE_ESTIMATORS`` (the table ``Config.value_estimator`` is checked against).
+
+    reward (H, N), value (H+1, N), discount (H, N); ``lambda_`` and ``k`` where they apply.
+    """
+    if estimator not in VALUE_ESTIMATORS:
+        raise ValueError(
+            f"unknown value estimator {estimator!r}; use one of {tuple(VALUE_ESTIMATORS)}"
+        )
+    return VALUE_ESTIMATORS[estimator](reward, value, discount, lambda_, k)
 
 
 def actor_loss(returns: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
@@ -207,6 +215,11 @@ def imagined_behavior(
     returns = value_targets(reward, value, disc, estimator, lambda_, k)
     weights = discount_weights(disc)
     return {
-        "feat": feat, "action": actions, "reward": reward, "value": value,
-        "returns": returns, "weights": weights, "actor_loss": actor_loss(returns, weights),
-    }  # fmt: skip
+        "feat": feat,
+        "action": actions,
+        "reward": reward,
+        "value": value,
+        "returns": returns,
+        "weights": weights,
+        "actor_loss": actor_loss(returns, weights),
+    }

@@ -9,6 +9,9 @@ A full update is what ``Dreamer.update`` does: the world-model step, imagination
 step, the critic step, at the preset's batch (B x T) and horizon. Inputs are random frames of
 the right shapes (the maths does not depend on the pixel values); the env figure renders the
 real task. Results are medians over ``--repeats`` updates after ``--warmup`` ones.
+
+``random_batch`` is the one maker of random replay batches, for the benchmarks, the tests and the
+notebooks' timing cells.
 """
 
 from __future__ import annotations
@@ -21,27 +24,57 @@ import statistics
 import time
 from typing import Any
 
+import numpy as np
 import torch
 
 from dreamer_lite.agent import Dreamer
-from dreamer_lite.config import CONV_PRECISIONS, Config
+from dreamer_lite.config import CONV_PRECISIONS, IMAGE_SIZE, PRESETS, Config
+from dreamer_lite.envs import make_task_env
+from dreamer_lite.rollout import random_policy, run_episode
+
+# Without an environment the benchmark needs some state size for ``obs_type="state"``: 5 is
+# cartpole's (cart position, cos and sin of the angle, two velocities). The cost of an update
+# barely depends on it: the vector encoder is one dense layer.
+BENCH_STATE_SIZE = 5
 
 
-def _batch(cfg: Config, obs_shape: tuple[int, ...], action_size: int) -> dict[str, torch.Tensor]:
-    generator = torch.Generator().manual_seed(0)
-    shape = (cfg.seq_len, cfg.batch_size)
+def random_batch(
+    cfg: Config,
+    obs_shape: tuple[int, ...],
+    action_size: int,
+    *,
+    seed: int = 0,
+    seq_len: int | None = None,
+    batch_size: int | None = None,
+    discrete: bool = False,
+) -> dict[str, torch.Tensor]:
+    """A seeded random replay batch of ``cfg``'s shape (what ``ReplayBuffer.sample`` returns).
+
+    Returns ``obs`` (T, B, *obs_shape): uint8 frames for (C, H, W) shapes, standard normal
+    vectors otherwise; ``action`` (T, B, A): uniform in [-1, 1], or one-hot if ``discrete``;
+    ``reward`` (T, B): uniform in [0, 1). T and B are ``cfg.seq_len`` and ``cfg.batch_size``
+    unless given. The cost of an update does not depend on the values, only on the shapes.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    shape = (seq_len or cfg.seq_len, batch_size or cfg.batch_size)  # (T, B)
     if len(obs_shape) == 3:
         obs = torch.randint(0, 256, (*shape, *obs_shape), dtype=torch.uint8, generator=generator)
     else:
         obs = torch.randn(*shape, *obs_shape, generator=generator)
+    if discrete:
+        index = torch.randint(action_size, shape, generator=generator)  # (T, B)
+        action = torch.nn.functional.one_hot(index, action_size).float()  # (T, B, A)
+    else:
+        action = torch.rand(*shape, action_size, generator=generator) * 2 - 1  # (T, B, A)
     return {
         "obs": obs,  # (T, B, ...)
-        "action": torch.rand(*shape, action_size, generator=generator) * 2 - 1,  # (T, B, A)
+        "action": action,  # (T, B, A)
         "reward": torch.rand(*shape, generator=generator),  # (T, B)
     }
 
 
 def _sync(device: torch.device) -> None:
+    """Wait for the GPU's queued work, so the clock measures it (a no-op on a CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -75,39 +108,43 @@ def bench_act(agent: Dreamer, obs_shape: tuple[int, ...], repeats: int = 100) ->
     return statistics.median(times[10:])
 
 
-def bench_env(cfg: Config, steps: int = 200) -> dict[str, float]:
-    """Agent steps/s and env steps/s of the real task with rendering, random actions."""
-    import numpy as np
-
-    from dreamer_lite.train import make_task_env
-
-    env = make_task_env(cfg, seed=0)
-    rng = np.random.default_rng(0)
-    env.reset()
+def bench_env(env: Any, steps: int = 200) -> dict[str, float]:
+    """Agent steps/s and env steps/s of ``env`` (e.g. ``envs.make_task_env(cfg, seed=0)``, which
+    renders every pixel observation) over ``steps`` agent steps of uniform random actions;
+    episodes restart as they end, and the resets are timed too."""
+    policy = random_policy(env, np.random.default_rng(0))
+    done_steps = 0
     start = time.perf_counter()
-    for _ in range(steps):
-        _, _, done, _ = env.step(rng.uniform(-1, 1, env.action_dim))
-        if done:
-            env.reset()
+    while done_steps < steps:
+        recorder, _ = run_episode(env, policy, max_steps=steps - done_steps)
+        done_steps += len(recorder)
     seconds = time.perf_counter() - start
-    return {"agent_steps_per_s": steps / seconds, "env_steps_per_s": steps * cfg.action_repeat / seconds}
+    return {
+        "agent_steps_per_s": steps / seconds,
+        "env_steps_per_s": steps * env.action_repeat / seconds,
+    }
 
 
 def run(cfg: Config, *, warmup: int, repeats: int, env: bool, action_size: int) -> dict[str, Any]:
-    obs_shape = (3, cfg.image_size, cfg.image_size) if cfg.obs_type == "pixels" else (5,)
+    """Benchmark ``cfg``: update (by part), acting, optionally the env, and peak memory."""
+    pixels = cfg.obs_type == "pixels"
+    obs_shape = (3, IMAGE_SIZE, IMAGE_SIZE) if pixels else (BENCH_STATE_SIZE,)
     torch.manual_seed(0)
     agent = Dreamer(cfg, obs_shape, action_size)
     if agent.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(agent.device)
     result: dict[str, Any] = {
-        "preset_batch": f"{cfg.batch_size}x{cfg.seq_len}", "horizon": cfg.horizon,
-        "device": str(agent.device), "threads": torch.get_num_threads(),
-        "machine": platform.processor() or platform.machine(), "torch": torch.__version__,
-    }  # fmt: skip
-    result.update(bench_update(agent, _batch(cfg, obs_shape, action_size), warmup, repeats))
+        "preset_batch": f"{cfg.batch_size}x{cfg.seq_len}",
+        "horizon": cfg.horizon,
+        "device": str(agent.device),
+        "threads": torch.get_num_threads(),
+        "machine": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+    }
+    result.update(bench_update(agent, random_batch(cfg, obs_shape, action_size), warmup, repeats))
     result["act_ms"] = 1000 * bench_act(agent, obs_shape)
     if env:
-        result.update(bench_env(cfg))
+        result.update(bench_env(make_task_env(cfg, seed=0)))
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if agent.device.type == "cuda":
         result["peak_cuda_mb"] = torch.cuda.max_memory_allocated(agent.device) / 2**20
@@ -115,8 +152,9 @@ def run(cfg: Config, *, warmup: int, repeats: int, env: bool, action_size: int) 
 
 
 def main(argv: list[str] | None = None) -> None:
+    """The command line: ``python -m dreamer_lite.bench --help``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", default="paper", choices=["paper", "cpu", "tiny"])
+    parser.add_argument("--preset", default="paper", choices=list(PRESETS))
     parser.add_argument("--device", default="auto")
     parser.add_argument("--task", default="cartpole_swingup")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: default)")
@@ -124,39 +162,63 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--action-size", type=int, default=1)
     parser.add_argument("--no-env", action="store_true", help="skip the rendering benchmark")
-    parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the hot paths (Config.compile); warm-up compiles")
-    parser.add_argument("--precision", default="fp32", choices=CONV_PRECISIONS,
-                        help="Config.conv_precision: bf16 autocast in the conv encoder/decoder")
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the hot paths (Config.compile); warm-up compiles",
+    )
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=CONV_PRECISIONS,
+        help="Config.conv_precision: bf16 autocast in the conv encoder/decoder",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    cfg = Config.preset(args.preset, task=args.task, device=args.device, compile=args.compile,
-                        conv_precision=args.precision)  # fmt: skip
-    result = run(cfg, warmup=args.warmup, repeats=args.repeats, env=not args.no_env,
-                 action_size=args.action_size)  # fmt: skip
+    cfg = Config.preset(
+        args.preset,
+        task=args.task,
+        device=args.device,
+        compile=args.compile,
+        conv_precision=args.precision,
+    )
+    result = run(
+        cfg,
+        warmup=args.warmup,
+        repeats=args.repeats,
+        env=not args.no_env,
+        action_size=args.action_size,
+    )
     result["preset"] = args.preset
     result["compile"] = args.compile
     result["conv_precision"] = args.precision
     if args.json:
         print(json.dumps(result, sort_keys=True))
         return
-    print(f"dreamer_lite benchmark: preset={args.preset} batch={result['preset_batch']} "
-          f"horizon={cfg.horizon} device={result['device']} threads={result['threads']}"
-          f"{' compiled' if args.compile else ''}"
-          f"{' convs in bf16' if args.precision == 'bf16' else ''}")
+    print(
+        f"dreamer_lite benchmark: preset={args.preset} batch={result['preset_batch']} "
+        f"horizon={cfg.horizon} device={result['device']} threads={result['threads']}"
+        f"{' compiled' if args.compile else ''}"
+        f"{' convs in bf16' if args.precision == 'bf16' else ''}"
+    )
     print(f"  full update        {result['update_s']:8.3f} s  (median of {args.repeats})")
     print(f"    world model      {result['model_s']:8.3f} s")
     print(f"    imagine + actor  {result['actor_s']:8.3f} s")
     print(f"    critic           {result['value_s']:8.3f} s")
     print(f"  act (1 obs)        {result['act_ms']:8.2f} ms")
     if "env_steps_per_s" in result:
-        print(f"  env with rendering {result['env_steps_per_s']:8.1f} env steps/s "
-              f"({result['agent_steps_per_s']:.1f} agent steps/s, action repeat {cfg.action_repeat},"
-              f" shadows {'on' if cfg.shadows else 'off'})")
-    print(f"  peak memory        {result['peak_rss_mb']:8.0f} MB RSS"
-          + (f", {result['peak_cuda_mb']:.0f} MB CUDA" if "peak_cuda_mb" in result else ""))
+        print(
+            f"  env with rendering {result['env_steps_per_s']:8.1f} env steps/s "
+            f"({result['agent_steps_per_s']:.1f} agent steps/s, "
+            f"action repeat {cfg.action_repeat},"
+            f" shadows {'on' if cfg.shadows else 'off'})"
+        )
+    print(
+        f"  peak memory        {result['peak_rss_mb']:8.0f} MB RSS"
+        + (f", {result['peak_cuda_mb']:.0f} MB CUDA" if "peak_cuda_mb" in result else "")
+    )
 
 
 if __name__ == "__main__":

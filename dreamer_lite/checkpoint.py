@@ -1,20 +1,21 @@
 """Checkpoints written atomically, with every random state, so a killed run resumes exactly.
 
-A checkpoint is one file, ``checkpoint.pt``: written to a temporary file in the same folder,
-flushed to disk, then renamed over the old one. A process killed at any moment leaves either
-the old checkpoint or the new one, never half of one. Used by ``dreamer_lite.train``.
+A checkpoint is one file, ``checkpoint.pt``, written with ``rundir.atomic_write``: to a
+temporary file in the same folder, flushed to disk, then renamed over the old one. A process
+killed at any moment leaves either the old checkpoint or the new one, never half of one. Used by
+``dreamer_lite.train``; notebook 05, section 7.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from dreamer_lite.rundir import atomic_write
 
 
 def random_states() -> dict[str, Any]:
@@ -30,6 +31,7 @@ def random_states() -> dict[str, Any]:
 
 
 def set_random_states(states: dict[str, Any]) -> None:
+    """Restore the generators' states saved by ``random_states``."""
     random.setstate(states["python"])
     np.random.set_state(states["numpy"])
     torch.set_rng_state(states["torch"])
@@ -38,26 +40,15 @@ def set_random_states(states: dict[str, Any]) -> None:
 
 
 def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's global generators."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """``torch.save`` to a temp file, fsync, then rename over ``path`` (atomic on POSIX)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``torch.save`` ``state`` to ``path`` atomically (``rundir.atomic_write``)."""
+    return atomic_write(path, lambda file: torch.save(state, file))
 
 
 def load_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:

@@ -36,8 +36,13 @@ def compile_agent(agent: nn.Module) -> None:
     when ``cfg.compile`` is true."""
     check_compiler(agent.device)
     world_model = agent.world_model
-    for module in (world_model.encoder, world_model.decoder, world_model.reward.net,
-                   agent.actor.net, agent.critic.net):  # fmt: skip
+    for module in (
+        world_model.encoder,
+        world_model.decoder,
+        world_model.reward.net,
+        agent.actor.net,
+        agent.critic.net,
+    ):
         if module is not None:
             module.compile(dynamic=False)
     rssm = world_model.rssm

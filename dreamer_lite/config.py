@@ -1,9 +1,12 @@
 """One frozen, typed configuration for every Dreamer run, with named presets.
 
-Presets:
-    ``Config.paper()``  the values of the paper and the authors' code (see ``shared/REFERENCE.md``).
+Presets (``PRESETS``, by name; ``Config.preset(name)``):
+    ``Config.paper()``  the values of the paper and the authors' code (see ``docs/REFERENCE.md``).
     ``Config.cpu()``    smaller and faster, tuned so that a 2-core CPU still sees Dreamer learn.
     ``Config.tiny()``   smoke tests and the notebooks' fast mode: seconds, not minutes.
+
+The lists of allowed names live here once (``OBS_TYPES``, ``OBJECTIVES``, ``CONV_PRECISIONS``,
+``PRESETS``; ``VALUE_ESTIMATORS`` comes from ``returns``, whose table the actor's target uses).
 
 Change a value with ``dataclasses.replace(cfg, field=value)`` (or ``cfg.replace(...)``); the
 result is validated again. Values that cannot work raise ``ValueError`` naming the field.
@@ -17,13 +20,20 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from typing import Any
 
+from dreamer_lite.returns import VALUE_ESTIMATORS
+
 OBJECTIVES = ("reconstruction", "contrastive", "reward")
-VALUE_ESTIMATORS = ("lambda", "k_step", "reward_sum")
 OBS_TYPES = ("pixels", "state")
 CONV_PRECISIONS = ("fp32", "bf16")
+IMAGE_SIZE = 64
+"""Height and width of pixel observations: the conv encoder and decoder are built for 64x64."""
+# Fields of earlier versions, ignored when an old run's config.json is read (``from_dict``):
+# ``image_size`` could only ever be 64 (``IMAGE_SIZE``); ``extra`` was never used.
+RETIRED_FIELDS = ("image_size", "extra")
 
 
 def fast_mode() -> bool:
@@ -42,9 +52,8 @@ class Config:
     task: str = "cartpole_swingup"
     """DeepMind Control Suite task, ``domain_task``."""
     obs_type: str = "pixels"
-    """``pixels`` (3x64x64 images) or ``state`` (proprioceptive vector)."""
-    image_size: int = 64
-    """Height and width of rendered frames."""
+    """``pixels`` (3 x ``IMAGE_SIZE`` x ``IMAGE_SIZE`` images) or ``state`` (proprioceptive
+    vector); one of ``OBS_TYPES``."""
     action_repeat: int = 2
     """Env steps per agent step; rewards are summed."""
     time_limit: int = 1000
@@ -56,7 +65,8 @@ class Config:
 
     # --- world model -------------------------------------------------------------------------
     objective: str = "reconstruction"
-    """Representation objective: ``reconstruction`` (ELBO), ``contrastive`` or ``reward``."""
+    """Representation objective (``OBJECTIVES``): ``reconstruction`` (ELBO), ``contrastive`` or
+    ``reward``."""
     cnn_depth: int = 32
     """Channels of the first conv layer; the encoder uses depth x (1, 2, 4, 8)."""
     deter_size: int = 200
@@ -70,8 +80,11 @@ class Config:
     units: int = 400
     """Width of the reward, value and actor MLPs (and the vector encoder/decoder)."""
     reward_layers: int = 2
+    """Hidden layers of the reward head."""
     value_layers: int = 3
+    """Hidden layers of the critic (value model)."""
     actor_layers: int = 4
+    """Hidden layers of the actor."""
     free_nats: float = 3.0
     """KL below this many nats is not penalised (applied after averaging)."""
     kl_scale: float = 1.0
@@ -85,12 +98,16 @@ class Config:
     lambda_: float = 0.95
     """Lambda of the lambda-return V_lambda."""
     value_estimator: str = "lambda"
-    """Actor target: ``lambda`` (V_lambda), ``k_step`` (V_N^k) or ``reward_sum`` (V_R, no value model)."""
+    """Actor target, a key of ``VALUE_ESTIMATORS``: ``lambda`` (V_lambda), ``k_step`` (V_N^k) or
+    ``reward_sum`` (V_R, no value model)."""
     k_step: int = 5
     """k of V_N^k when ``value_estimator == "k_step"``."""
     actor_init_std: float = 5.0
+    """The actor's std (before the tanh) when its raw output is 0: wide, near-random at first."""
     actor_mean_scale: float = 5.0
+    """The actor's mean is squashed to ``mean_scale * tanh(mean / mean_scale)``."""
     actor_min_std: float = 1e-4
+    """Lower bound of the actor's std, added after the softplus."""
     expl_noise: float = 0.3
     """Std of the Gaussian noise added to actions while collecting (continuous actions)."""
     expl_epsilon: float = 0.3
@@ -102,11 +119,15 @@ class Config:
     seq_len: int = 50
     """Steps per sequence T."""
     model_lr: float = 6e-4
+    """Adam learning rate of the world model."""
     actor_lr: float = 8e-5
+    """Adam learning rate of the actor."""
     value_lr: float = 8e-5
+    """Adam learning rate of the critic."""
     grad_clip: float = 100.0
     """Global-norm gradient clipping, per optimizer."""
     adam_eps: float = 1e-7
+    """Adam's epsilon (all three optimizers)."""
 
     # --- schedule (env steps) ----------------------------------------------------------------
     total_steps: int = 5_000_000
@@ -120,6 +141,7 @@ class Config:
     eval_every: int = 10_000
     """Env steps between evaluations with the actor's mode."""
     eval_episodes: int = 1
+    """Episodes averaged per evaluation."""
     checkpoint_every: int = 10_000
     """Env steps between checkpoints (also written at the end and on errors)."""
     replay_capacity: int = 1_000_000
@@ -138,9 +160,6 @@ class Config:
     project's CPU (AVX512-BF16) the paper-sized world-model step takes 4.0 s instead of 5.8 s;
     GPUs need bf16 support (Ampere or newer). Not the same maths: bf16 keeps about 3 significant
     digits. Off in every preset; tried in one 25-minute learning run only (docs/RESULTS.md)."""
-
-    extra: dict = field(default_factory=dict, compare=False, repr=False)
-    """Free-form notes stored with the run (not used by the algorithm)."""
 
     def __post_init__(self) -> None:
         self._validate()
@@ -214,11 +233,10 @@ class Config:
 
     @classmethod
     def preset(cls, name: str, **overrides: Any) -> Config:
-        """A preset by name: ``paper``, ``cpu`` or ``tiny``."""
-        makers = {"paper": cls.paper, "cpu": cls.cpu, "tiny": cls.tiny}
-        if name not in makers:
-            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(makers)}")
-        return makers[name](**overrides)
+        """A preset by name, one of ``PRESETS``: ``paper``, ``cpu`` or ``tiny``."""
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
+        return PRESETS[name](**overrides)
 
     # --- derived values ----------------------------------------------------------------------
     @property
@@ -236,14 +254,19 @@ class Config:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
+        """``{field: value}`` for every field."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
     def to_json(self) -> str:
+        """The fields as indented JSON with sorted keys (a run's ``config.json``)."""
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> Config:
+        """The config of ``to_dict``'s output; unknown fields are a ValueError naming them
+        (``RETIRED_FIELDS`` of older versions are dropped)."""
         known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in values.items() if k not in RETIRED_FIELDS}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"unknown config fields {unknown}; known fields: {sorted(known)}")
@@ -263,10 +286,26 @@ class Config:
             raise ValueError(f"Config.{name}={getattr(self, name)!r} is invalid: {why}")
 
         positive_ints = [
-            "image_size", "action_repeat", "time_limit", "cnn_depth", "deter_size", "stoch_size",
-            "hidden_size", "units", "reward_layers", "value_layers", "actor_layers", "horizon",
-            "k_step", "batch_size", "seq_len", "total_steps", "train_every", "eval_every",
-            "eval_episodes", "checkpoint_every", "replay_capacity",
+            "action_repeat",
+            "time_limit",
+            "cnn_depth",
+            "deter_size",
+            "stoch_size",
+            "hidden_size",
+            "units",
+            "reward_layers",
+            "value_layers",
+            "actor_layers",
+            "horizon",
+            "k_step",
+            "batch_size",
+            "seq_len",
+            "total_steps",
+            "train_every",
+            "eval_every",
+            "eval_episodes",
+            "checkpoint_every",
+            "replay_capacity",
         ]
         for name in positive_ints:
             value = getattr(self, name)
@@ -277,8 +316,15 @@ class Config:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 fail(name, "must be an integer >= 0")
         positive_floats = [
-            "min_std", "model_lr", "actor_lr", "value_lr", "grad_clip", "adam_eps",
-            "actor_init_std", "actor_mean_scale", "actor_min_std",
+            "min_std",
+            "model_lr",
+            "actor_lr",
+            "value_lr",
+            "grad_clip",
+            "adam_eps",
+            "actor_init_std",
+            "actor_mean_scale",
+            "actor_min_std",
         ]
         for name in positive_floats:
             if not float(getattr(self, name)) > 0:
@@ -295,19 +341,55 @@ class Config:
         if self.objective not in OBJECTIVES:
             fail("objective", f"choose one of {OBJECTIVES}")
         if self.value_estimator not in VALUE_ESTIMATORS:
-            fail("value_estimator", f"choose one of {VALUE_ESTIMATORS}")
+            fail("value_estimator", f"choose one of {tuple(VALUE_ESTIMATORS)}")
         if self.obs_type not in OBS_TYPES:
             fail("obs_type", f"choose one of {OBS_TYPES}")
         if self.conv_precision not in CONV_PRECISIONS:
             fail("conv_precision", f"choose one of {CONV_PRECISIONS}")
         if self.conv_precision != "fp32" and self.obs_type != "pixels":
-            fail("conv_precision", "only pixel models have conv nets; use 'fp32' with state "
-                 "observations")  # fmt: skip
-        if self.obs_type == "pixels" and self.image_size != 64:
-            fail("image_size", "the conv encoder/decoder are built for 64x64 frames")
+            fail(
+                "conv_precision",
+                "only pixel models have conv nets; use 'fp32' with state observations",
+            )
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             fail("device", "use 'auto', 'cpu', 'cuda' or 'cuda:N'")
         if self.time_limit < self.action_repeat * 2:
             fail("time_limit", "an episode needs at least two agent steps")
         if "_" not in self.task:
             fail("task", "name a task as 'domain_task', e.g. 'cartpole_swingup'")
+
+
+PRESETS: dict[str, Callable[..., Config]] = {
+    "paper": Config.paper,
+    "cpu": Config.cpu,
+    "tiny": Config.tiny,
+}
+"""The named presets, ``name -> constructor(**overrides)``: ``Config.preset``, and the
+``--preset`` choices of ``python -m dreamer_lite.train`` and ``python -m dreamer_lite.bench``."""
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["horizon=10", "shadows=false"]`` -> typed values for ``Config`` fields (``--set``).
+
+    Each value is converted to the type of the field's default; a wrong name or value exits
+    with a message naming it (this serves command lines).
+    """
+    defaults = Config().to_dict()
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep or name not in defaults:
+            raise SystemExit(
+                f"--set {item!r}: expected FIELD=VALUE with FIELD one of {sorted(defaults)}"
+            )
+        kind = type(defaults[name])
+        try:
+            if kind is bool:
+                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(text)
+                out[name] = text.lower() in ("true", "1", "yes")
+            else:
+                out[name] = kind(float(text)) if kind is int else kind(text)
+        except ValueError:
+            raise SystemExit(f"--set {item!r}: {text!r} is not a valid {kind.__name__}") from None
+    return out

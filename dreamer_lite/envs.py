@@ -1,11 +1,11 @@
 """DeepMind Control Suite tasks behind a small, checked, Gym-like interface.
 
 Explained in notebooks/01_rssm_elbo.ipynb (where the first real frames come from) and used by
-the training loop of notebooks/05_training.ipynb.
+the training loop of notebooks/05_training.ipynb (``make_task_env``: the env a ``Config`` asks for).
 
 Shape legend
-    C = 3 colour channels, S = image size (64 in the paper), A = action dimensions,
-    O = length of the flattened state vector.
+    C = 3 colour channels, S = image size (``config.IMAGE_SIZE``, 64 as in the paper),
+    A = action dimensions, O = length of the flattened state vector.
 
     pixels observation   (C, S, S) uint8, channels first, values 0..255
     state observation    (O,) float32, the task's observation dict flattened, keys sorted
@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-_OBS_TYPES = ("pixels", "state")
+from dreamer_lite.config import IMAGE_SIZE, OBS_TYPES, Config
+
 _CAMERA_BY_DOMAIN = {"quadruped": 2}  # every other domain uses camera 0
 _GL_HINT = (
     "MuJoCo could not open a headless OpenGL context (MUJOCO_GL={backend!r}). Install the "
@@ -46,15 +47,35 @@ _GL_HINT = (
 # dm_control.suite.BENCHMARKING as (domain, task) pairs, hard-coded so that listing the tasks
 # never imports mujoco; tests/test_envs.py checks that it matches the installed suite.
 _BENCHMARKING: tuple[tuple[str, str], ...] = (
-    ("acrobot", "swingup"), ("acrobot", "swingup_sparse"), ("ball_in_cup", "catch"),
-    ("cartpole", "balance"), ("cartpole", "balance_sparse"), ("cartpole", "swingup"),
-    ("cartpole", "swingup_sparse"), ("cheetah", "run"), ("finger", "spin"),
-    ("finger", "turn_easy"), ("finger", "turn_hard"), ("fish", "upright"), ("fish", "swim"),
-    ("hopper", "stand"), ("hopper", "hop"), ("humanoid", "stand"), ("humanoid", "walk"),
-    ("humanoid", "run"), ("manipulator", "bring_ball"), ("pendulum", "swingup"),
-    ("point_mass", "easy"), ("reacher", "easy"), ("reacher", "hard"), ("swimmer", "swimmer6"),
-    ("swimmer", "swimmer15"), ("walker", "stand"), ("walker", "walk"), ("walker", "run"),
-)  # fmt: skip
+    ("acrobot", "swingup"),
+    ("acrobot", "swingup_sparse"),
+    ("ball_in_cup", "catch"),
+    ("cartpole", "balance"),
+    ("cartpole", "balance_sparse"),
+    ("cartpole", "swingup"),
+    ("cartpole", "swingup_sparse"),
+    ("cheetah", "run"),
+    ("finger", "spin"),
+    ("finger", "turn_easy"),
+    ("finger", "turn_hard"),
+    ("fish", "upright"),
+    ("fish", "swim"),
+    ("hopper", "stand"),
+    ("hopper", "hop"),
+    ("humanoid", "stand"),
+    ("humanoid", "walk"),
+    ("humanoid", "run"),
+    ("manipulator", "bring_ball"),
+    ("pendulum", "swingup"),
+    ("point_mass", "easy"),
+    ("reacher", "easy"),
+    ("reacher", "hard"),
+    ("swimmer", "swimmer6"),
+    ("swimmer", "swimmer15"),
+    ("walker", "stand"),
+    ("walker", "walk"),
+    ("walker", "run"),
+)
 # Two tasks of the paper's 20 that the suite does not list as benchmarking tasks.
 _PAPER_EXTRA: tuple[tuple[str, str], ...] = (("quadruped", "walk"), ("quadruped", "run"))
 TASKS: tuple[str, ...] = tuple(f"{domain}_{task}" for domain, task in _BENCHMARKING)
@@ -246,7 +267,7 @@ def make_env(
     obs_type: str = "pixels",
     action_repeat: int = 2,
     time_limit: int = 1000,
-    size: int = 64,
+    size: int = IMAGE_SIZE,
     seed: int = 0,
     shadows: bool = True,
     camera: int | None = None,
@@ -268,8 +289,8 @@ def make_env(
         A :class:`DMCEnv`. See notebooks/01_rssm_elbo.ipynb.
     """
     domain, task_name = _split_task(task)
-    if obs_type not in _OBS_TYPES:
-        raise ValueError(f"obs_type must be one of {_OBS_TYPES}, got {obs_type!r}.")
+    if obs_type not in OBS_TYPES:
+        raise ValueError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}.")
     for name, value in (("action_repeat", action_repeat), ("size", size)):
         if not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
@@ -293,4 +314,18 @@ def make_env(
         size=int(size),
         shadows=shadows,
         camera=int(camera),
+    )
+
+
+def make_task_env(cfg: Config, seed: int) -> DMCEnv:
+    """The environment a config asks for: ``cfg.task`` with its observation type, action
+    repeat, time limit and shadows, seeded with ``seed``. The training loop's default
+    ``env_factory`` (notebook 05); frames are ``IMAGE_SIZE`` x ``IMAGE_SIZE``."""
+    return make_env(
+        cfg.task,
+        obs_type=cfg.obs_type,
+        action_repeat=cfg.action_repeat,
+        time_limit=cfg.time_limit,
+        seed=seed,
+        shadows=cfg.shadows,
     )

@@ -6,12 +6,20 @@ Shape legend: ``...`` any leading dims (e.g. ``T, B``), ``C`` image channels (3)
 Sizes follow the paper (Hafner et al. 2020, Appendix A): a 4-layer conv encoder with kernel 4 and
 stride 2 (depth 32, 64, 128, 256) giving a 1024-d embedding of a 64x64 frame, and a decoder that
 mirrors it with transposed convs of kernels 5, 5, 6, 6. Built and explained in notebook 01.
+Both are built for 64x64 frames only (``config.IMAGE_SIZE``): the kernels and strides above fix
+the sizes of every layer.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+
+
+def count_parameters(module: nn.Module) -> int:
+    """The number of scalar parameters of ``module`` (trainable or not); 690,144 for the
+    paper's conv encoder (depth 32). Notebooks 01, 02, 03 and 05 compare model sizes with it."""
+    return sum(p.numel() for p in module.parameters())
 
 
 def _flatten_leading(x: torch.Tensor, keep: int) -> tuple[torch.Tensor, tuple[int, ...]]:
@@ -42,11 +50,15 @@ class ConvEncoder(nn.Module):
         super().__init__()
         self.depth = depth
         self.net = nn.Sequential(
-            nn.Conv2d(in_channels, 1 * depth, 4, stride=2), nn.ReLU(inplace=True),
-            nn.Conv2d(1 * depth, 2 * depth, 4, stride=2), nn.ReLU(inplace=True),
-            nn.Conv2d(2 * depth, 4 * depth, 4, stride=2), nn.ReLU(inplace=True),
-            nn.Conv2d(4 * depth, 8 * depth, 4, stride=2), nn.ReLU(inplace=True),
-        )  # fmt: skip
+            nn.Conv2d(in_channels, 1 * depth, 4, stride=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(1 * depth, 2 * depth, 4, stride=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(2 * depth, 4 * depth, 4, stride=2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(4 * depth, 8 * depth, 4, stride=2),
+            nn.ReLU(inplace=True),
+        )
         self.embed_size = 8 * depth * 2 * 2
         self.memory_format = _memory_format(self, channels_last)
 
@@ -70,11 +82,14 @@ class ConvDecoder(nn.Module):
         self.hidden = 32 * depth
         self.linear = nn.Linear(feat_size, self.hidden)
         self.net = nn.Sequential(
-            nn.ConvTranspose2d(self.hidden, 4 * depth, 5, stride=2), nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(4 * depth, 2 * depth, 5, stride=2), nn.ReLU(inplace=True),
-            nn.ConvTranspose2d(2 * depth, 1 * depth, 6, stride=2), nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(self.hidden, 4 * depth, 5, stride=2),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(4 * depth, 2 * depth, 5, stride=2),
+            nn.ReLU(inplace=True),
+            nn.ConvTranspose2d(2 * depth, 1 * depth, 6, stride=2),
+            nn.ReLU(inplace=True),
             nn.ConvTranspose2d(1 * depth, out_channels, 6, stride=2),
-        )  # fmt: skip
+        )
         self.memory_format = _memory_format(self.net[1:], channels_last)  # not the matmul layer
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:

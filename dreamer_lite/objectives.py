@@ -14,7 +14,9 @@ _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
 
 def gaussian_kl(
-    post_mean: torch.Tensor, post_std: torch.Tensor, prior_mean: torch.Tensor,
+    post_mean: torch.Tensor,
+    post_std: torch.Tensor,
+    prior_mean: torch.Tensor,
     prior_std: torch.Tensor,
 ) -> torch.Tensor:
     """KL(post || prior) between diagonal Gaussians, summed over the last dim: (..., S) -> (...)."""
@@ -84,9 +86,7 @@ def info_nce_loss(scores: torch.Tensor) -> torch.Tensor:
     return -(positive - normaliser).mean()
 
 
-def contrastive_scores(
-    feat: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
-) -> torch.Tensor:
+def contrastive_scores(feat: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
     """Score matrix of the contrastive objective for one set of candidates.
 
     feat (..., N, F): model states; mean, std (..., N, F): the Gaussians q(. | o_j) predicted from
@@ -95,3 +95,56 @@ def contrastive_scores(
     """
     dist = Independent(Normal(mean.unsqueeze(-3), std.unsqueeze(-3)), 1)  # batch (..., 1, N)
     return dist.log_prob(feat.unsqueeze(-2))  # (..., N, N)
+
+
+def window_offsets(length: int, batch: int, time_window: int, batch_window: int) -> list:
+    """The (time, batch) shifts of the authors' window of negatives, clipped to the batch shape:
+    time shifts ``-tw//2 .. tw - tw//2 - 1`` and the same for the batch; (0, 0) is the positive."""
+    tw, bw = min(time_window, length), min(batch_window, batch)
+    return [
+        (dt, db) for db in range(-(bw // 2), bw - bw // 2) for dt in range(-(tw // 2), tw - tw // 2)
+    ]
+
+
+def window_scores(
+    feat: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    *,
+    time_window: int = 30,
+    batch_window: int = 10,
+) -> torch.Tensor:
+    """Scores of the authors' contrastive objective (``google-research/dreamer``, ``compute_cpc_loss``
+    with ``cpc_contrast='window'``). Notebook 02.
+
+    feat (T, B, F): posterior features; mean, std (T, B, F): the Gaussian q(. | o_tb) predicted
+    from each observation's embedding, held fixed. Candidate states for observation (t, b) are
+    the states at (t - dt, b - db) for every shift of ``window_offsets`` (wrapping around the
+    batch, as ``torch.roll`` does). Returns (K, T, B): ``[k, t, b] = log q(s_k | o_tb)``.
+    """
+    dist = Independent(Normal(mean, std), 1)  # one Gaussian per observation, batch (T, B)
+    offsets = window_offsets(feat.shape[0], feat.shape[1], time_window, batch_window)
+    return torch.stack([dist.log_prob(feat.roll(shifts, dims=(0, 1))) for shifts in offsets])
+
+
+def window_info_nce_loss(
+    feat: torch.Tensor,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    *,
+    time_window: int = 30,
+    batch_window: int = 10,
+) -> torch.Tensor:
+    """Negative contrastive bound with the authors' window of negatives, a scalar to minimise.
+
+    For each observation o_j the normaliser runs over *states*: ``log q(s_j | o_j) - logsumexp_k
+    log q(s_k | o_j)``, k over the K = time_window x batch_window candidates (the positive among
+    them), so the bound is at most 0 and the estimate ``log K - loss`` at most log K (about 5.7
+    nats for the paper's 300). Every score of a row comes from the same Gaussian, so its
+    normalising constant (the log-stds) cancels: only where s_k falls under q(. | o_j) counts.
+    """
+    scores = window_scores(
+        feat, mean, std, time_window=time_window, batch_window=batch_window
+    )  # (K, T, B)
+    positive = Independent(Normal(mean, std), 1).log_prob(feat)  # (T, B)
+    return -(positive - torch.logsumexp(scores, dim=0)).mean()

@@ -1,4 +1,4 @@
-"""Published Dreamer numbers to compare against (see ``shared/REFERENCE.md``).
+"""Published Dreamer numbers to compare against (sources in ``docs/REFERENCE.md``).
 
 Per-task test returns are the means over 5 seeds of the curves in ``danijar/dreamer``
 ``scores/dreamer.json`` (the author notes an earlier hyperparameter setting), read at 1e5, 5e5,

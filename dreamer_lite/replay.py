@@ -10,22 +10,24 @@ A action size.
 Time alignment (the off-by-one that public ports get wrong). An episode of L agent steps is
 a dict of arrays that all have L + 1 entries along the first axis::
 
-    entry t:     0          1          2                L
-    obs:        o_0  --->  o_1  --->  o_2  ...  --->  o_L     o_0 comes from env.reset()
-    action:      0         a_1        a_2              a_L     a_t was taken AT o_{t-1}
-    reward:      0         r_1        r_2              r_L     r_t was received stepping INTO o_t
+    index t:     0          1          2                 L
+    obs[t]:     o_0  --->  o_1  --->  o_2  ...  --->   o_L       o_0 comes from env.reset()
+    action[t]:   0         a_0        a_1             a_{L-1}    action[t] = a_{t-1}, taken AT o_{t-1}
+    reward[t]:   0         r_1        r_2               r_L      reward[t] = r_t, received INTO o_t
 
-    step t:  the agent sees o_{t-1}, sends a_t, the env returns (o_t, r_t)
+    agent step t >= 1: the agent sees o_{t-1}, sends a_{t-1}, the env returns (o_t, r_t)
 
 So entry t holds the observation together with the action that produced it and the reward
-for reaching it. A model that observes o_t with previous action a_t predicts r_t from its
+for reaching it. A model that observes o_t with the previous action a_{t-1} predicts r_t from its
 state at t. Entry 0 carries a zero action and a zero reward. Extra keys (e.g. ``discount``,
-shape (L+1,)) follow the same rule and are stored and sampled like the others.
+shape (L+1,)) follow the same rule and are stored and sampled like the others. The RSSM's
+docstring (``dreamer_lite.rssm``) draws the same alignment with the latent states.
 
 Storage. Every finished episode is one compressed ``{index:06d}-{L}.npz`` file in
-``directory``, written atomically (temp file, fsync, ``os.replace``), so a killed process never
-leaves a half-written episode under its final name. The files are what survives a crash; the
-folder IS the buffer: reopening it loads every episode again and continues the counter.
+``directory``, written atomically (``rundir.atomic_write``: temp file, fsync, ``os.replace``),
+so a killed process never leaves a half-written episode under its final name. The files are what
+survives a crash; the folder IS the buffer: reopening it loads every episode again and continues
+the counter.
 
 Memory. All stored episodes are also cached in RAM (images as uint8). One million 64x64x3
 frames take about 12 GB, so ``capacity`` bounds the RAM as well as the disk: when more than
@@ -34,7 +36,6 @@ frames take about 12 GB, so ``capacity`` bounds the RAM as well as the disk: whe
 
 from __future__ import annotations
 
-import os
 import re
 import warnings
 import zipfile
@@ -43,6 +44,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from dreamer_lite.rundir import atomic_write, remove_stray_temp_files
 
 REQUIRED_KEYS = ("obs", "action", "reward")
 # What reading a damaged .npz can raise (zip layer, deflate layer, .npy header and payload).
@@ -75,17 +78,6 @@ def _stored_copy(array: np.ndarray) -> np.ndarray:
     return np.array(array, dtype=np.float32 if np.issubdtype(array.dtype, np.floating) else None)
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename inside ``directory`` durable (POSIX only; a no-op elsewhere)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class ReplayBuffer:
     """Whole episodes on disk and in RAM; samples time-major windows that never cross episodes.
 
@@ -115,8 +107,7 @@ class ReplayBuffer:
 
     def _load(self) -> None:
         """Load the episodes in ``directory``, dropping stray temp files of killed writers."""
-        for stray in self._directory.glob(".*.tmp"):
-            stray.unlink(missing_ok=True)
+        remove_stray_temp_files(self._directory)
         found = []
         for path in self._directory.iterdir():
             match = _FILE_PATTERN.match(path.name)
@@ -151,19 +142,9 @@ class ReplayBuffer:
         return episode
 
     def _write(self, path: Path, episode: dict[str, np.ndarray]) -> None:
-        """Write ``episode`` to ``path`` atomically: temp file, flush + fsync, rename."""
-        temp = path.with_name(f".{path.name}.tmp")
-        try:
-            # Pass an open file: given a name without ".npz", savez would append ".npz" to it.
-            with open(temp, "wb") as file:
-                np.savez_compressed(file, **episode)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, path)  # atomic: readers see the old state or the whole file
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_directory(self._directory)
+        """Write ``episode`` to ``path`` atomically (``rundir.atomic_write``)."""
+        # Pass an open file: given a name without ".npz", savez would append ".npz" to it.
+        atomic_write(path, lambda file: np.savez_compressed(file, **episode))
 
     def _append(self, index: int, path: Path, episode: dict[str, np.ndarray]) -> None:
         self._episodes.append(episode)

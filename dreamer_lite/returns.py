@@ -19,6 +19,8 @@ Each estimator returns (H, N): an estimate of the return from each of s_0 .. s_{
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
 
@@ -83,3 +85,14 @@ def lambda_return(
         )
         returns.append(next_return)
     return torch.stack(returns[::-1])  # (H, N)
+
+
+# The value estimators by name, the one table: ``Config.value_estimator`` is validated against it
+# and ``behavior.value_targets`` dispatches through it. Each entry maps (reward (H, N),
+# value (H+1, N), discount (H, N), lambda_, k) -> returns (H, N).
+Estimator = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float, int], torch.Tensor]
+VALUE_ESTIMATORS: dict[str, Estimator] = {
+    "lambda": lambda r, v, d, lambda_, k: lambda_return(r, v, d, lambda_),  # V_lambda, eq. 6
+    "k_step": lambda r, v, d, lambda_, k: k_step_return(r, v, d, k),  # V_N^k, eq. 5
+    "reward_sum": lambda r, v, d, lambda_, k: sum_of_rewards(r),  # V_R, eq. 4: no value model
+}

@@ -9,15 +9,16 @@ z_t ~ Normal(mean, std). Two ways to get z_t:
 * the **prior** p(z_t | h_t), which has not seen the frame: ``imagine_step``;
 * the **posterior** q(z_t | h_t, e_t), which has: ``observe_step`` (e_t = encoder(o_t)).
 
-Timing (replay convention, see ``dreamer_lite.replay``): ``action[t]`` is the action that led
-*into* ``obs[t]``, so the step at t consumes the previous state, ``action[t]`` and ``obs[t]``::
+Timing, in the notation of ``dreamer_lite.replay`` (array index t, maths symbol after ``=``):
+``action[t] = a_{t-1}`` is the action that led *into* ``obs[t] = o_t``, so the step at t consumes
+the previous state, ``action[t]`` and ``obs[t]``::
 
-    t:            0            1            2
-    obs:          o0           o1           o2
-    action:       0 (none)     a0           a1        (a_{t-1} produced o_t)
-                               |            |
-    state:     s0 ------------ s1 --------- s2        s_t = step(s_{t-1}, action[t], obs[t])
-                  h1 = GRU(h0, [z0, a0]) ...
+    index t:      0            1            2
+    obs[t]:      o_0          o_1          o_2
+    action[t]:    0           a_0          a_1         action[t] = a_{t-1}, which produced o_t
+                  |            |            |
+    state:       s_0 -------> s_1 -------> s_2         s_t = observe_step(s_{t-1}, action[t], embed[t])
+                                                       h_1 = GRU(h_0, [z_0, a_0]), ...
 
 The first step of a sequence starts from ``initial`` (zeros) with a zero action.
 """

@@ -9,7 +9,9 @@ steps), the first phase before any policy step. The ratio of updates to collecte
 from __future__ import annotations
 
 
-def updates_due(env_steps: int, next_train: int, train_every: int, train_steps: int) -> tuple[int, int]:
+def updates_due(
+    env_steps: int, next_train: int, train_every: int, train_steps: int
+) -> tuple[int, int]:
     """How many updates to run now, and the env step at which the next phase is due.
 
     A phase is due once ``env_steps`` has reached ``next_train``; the next one is then
@@ -21,8 +23,9 @@ def updates_due(env_steps: int, next_train: int, train_every: int, train_steps: 
     return train_steps, env_steps + train_every
 
 
-def replay_ratio(train_every: int, train_steps: int, batch_size: int, seq_len: int,
-                 action_repeat: int) -> float:
+def replay_ratio(
+    train_every: int, train_steps: int, batch_size: int, seq_len: int, action_repeat: int
+) -> float:
     """Replayed steps per collected agent step: updates x batch x length per agent step."""
     agent_steps = train_every / action_repeat
     return train_steps * batch_size * seq_len / agent_steps

@@ -51,7 +51,9 @@ def save_video(path: str | Path, frames: np.ndarray, fps: int = 20) -> Path:
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[-1] != 3:
         raise ValueError(f"frames must be (T, H, W, 3), got {frames.shape}")
-    mediapy.write_video(str(path), frames, fps=fps, codec="gif" if path.suffix == ".gif" else "h264")
+    mediapy.write_video(
+        str(path), frames, fps=fps, codec="gif" if path.suffix == ".gif" else "h264"
+    )
     return path
 
 
@@ -125,12 +127,16 @@ def plot_learning_curve(
         steps = [r["env_steps"] for r in evals]
         ax.plot(steps, [r["return"] for r in evals], "o-", label="evaluation (mode action)")
     if random_return is not None:
-        ax.axhline(random_return, color="gray", ls="--", label=f"random policy ({random_return:.0f})")
+        ax.axhline(
+            random_return, color="gray", ls="--", label=f"random policy ({random_return:.0f})"
+        )
     reference = paper_curve(task) if task else None
     if reference:
         last = max([r["env_steps"] for r in episodes + evals] or [1])
         shown = [(s, v) for s, v in reference if s <= max(last, reference[0][0])]
-        ax.plot(*zip(*shown), "s:", color="tab:red", label="paper (Dreamer, pixels, repeat 2, 5 seeds)")
+        ax.plot(
+            *zip(*shown), "s:", color="tab:red", label="paper (Dreamer, pixels, repeat 2, 5 seeds)"
+        )
     ax.set_xlabel("env steps")
     ax.set_ylabel("return")
     ax.set_title(title or (task or "learning curve"))

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dreamer_lite.config import CONV_PRECISIONS, Config
+from dreamer_lite.config import CONV_PRECISIONS, OBJECTIVES, Config
 from dreamer_lite.networks import MLP, ConvDecoder, ConvEncoder, VectorDecoder, VectorEncoder
 from dreamer_lite.objectives import (
     contrastive_scores,
@@ -27,7 +27,7 @@ from dreamer_lite.objectives import (
     info_nce_loss,
     kl_loss,
     log_likelihood,
-)  # fmt: skip
+)
 from dreamer_lite.rssm import RSSM, LatentState
 
 
@@ -74,6 +74,7 @@ class WorldModel(nn.Module):
         self.objective = objective
         self.free_nats = free_nats
         self.kl_scale = kl_scale
+        self.min_std = min_std
         if self.pixels:
             self.encoder: nn.Module = ConvEncoder(cnn_depth, in_channels=self.obs_shape[0])
         else:
@@ -90,19 +91,29 @@ class WorldModel(nn.Module):
         self.reward = MLP(feat_size, 1, units=units, layers=reward_layers)
         self.contrast: nn.Module | None = None
         if objective == "contrastive":
-            # q(s_t | o_t): a Gaussian over the model features predicted from the embedding.
+            # q(s_t | o_t): a Gaussian over the model features predicted from the embedding,
+            # its std bounded below by min_std like the latent's.
             self.contrast = MLP(embed_size, (2, feat_size), units=units, layers=2)
-        elif objective not in ("reconstruction", "reward"):
-            raise ValueError(f"unknown objective {objective!r}")
+        elif objective not in OBJECTIVES:
+            raise ValueError(f"unknown objective {objective!r}; choose one of {OBJECTIVES}")
 
     @classmethod
     def from_config(cls, cfg: Config, obs_shape: tuple[int, ...], action_size: int) -> WorldModel:
         return cls(
-            obs_shape, action_size, objective=cfg.objective, cnn_depth=cfg.cnn_depth,
-            deter_size=cfg.deter_size, stoch_size=cfg.stoch_size, hidden_size=cfg.hidden_size,
-            min_std=cfg.min_std, units=cfg.units, reward_layers=cfg.reward_layers,
-            free_nats=cfg.free_nats, kl_scale=cfg.kl_scale, conv_precision=cfg.conv_precision,
-        )  # fmt: skip
+            obs_shape,
+            action_size,
+            objective=cfg.objective,
+            cnn_depth=cfg.cnn_depth,
+            deter_size=cfg.deter_size,
+            stoch_size=cfg.stoch_size,
+            hidden_size=cfg.hidden_size,
+            min_std=cfg.min_std,
+            units=cfg.units,
+            reward_layers=cfg.reward_layers,
+            free_nats=cfg.free_nats,
+            kl_scale=cfg.kl_scale,
+            conv_precision=cfg.conv_precision,
+        )
 
     # --- pieces ------------------------------------------------------------------------------
     def _conv_autocast(self, device: torch.device) -> torch.autocast:
@@ -161,7 +172,7 @@ class WorldModel(nn.Module):
         elif self.objective == "contrastive":
             stats = self.contrast(embed)  # (T, B, 2, F)
             mean, raw_std = stats.unbind(-2)  # (T, B, F) each
-            std = nn.functional.softplus(raw_std) + 0.1
+            std = nn.functional.softplus(raw_std) + self.min_std
             # Negatives: the other batch entries at the same time step.
             scores = contrastive_scores(feat, mean, std)  # (T, B, B)
             nce = info_nce_loss(scores)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The project's test command: set up (idempotent), then run every test in smoke-sized mode:
+# The project's test command: set up (idempotent), lint, then run every test in smoke-sized mode:
+#   0. ruff check and ruff format --check over the package, tests, scripts, lessons, solutions,
 #   1. the unit and integration tests in tests/ (real DMC ones included),
 #   2. every lesson and its generated solutions under nbval, checkers in strict mode,
 #   3. every exercise notebook under nbval, checkers expecting unfinished stubs.
@@ -18,6 +19,9 @@ if [[ $# -gt 0 ]]; then
   run "$PY" -m pytest -q "$@"
   exit $status
 fi
+LINTED=(dreamer_lite tests scripts notebooks solutions)  # exercises/ hold stubs: imports unused
+run "$PY" -m ruff check "${LINTED[@]}"
+run "$PY" -m ruff format --check "${LINTED[@]}"
 run "$PY" -m pytest -q tests
 lessons=$(ls notebooks/*.ipynb solutions/*.ipynb 2>/dev/null)
 exercises=$(ls exercises/*.ipynb 2>/dev/null)

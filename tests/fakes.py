@@ -14,8 +14,9 @@ import torch
 class FakeEnv:
     discrete = False
 
-    def __init__(self, seed: int = 0, length: int = 50, obs_type: str = "pixels",
-                 nan_reward: bool = False) -> None:
+    def __init__(
+        self, seed: int = 0, length: int = 50, obs_type: str = "pixels", nan_reward: bool = False
+    ) -> None:
         self.rng = np.random.default_rng(seed)
         self.length = length
         self.obs_type = obs_type

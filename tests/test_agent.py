@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from dreamer_lite.agent import AgentState, Dreamer, NonFiniteLossError, resolve_device
+from dreamer_lite.bench import random_batch
 from dreamer_lite.config import Config
 
 T, B, A = 4, 2, 2
@@ -22,17 +23,11 @@ def make_agent(discrete: bool = False, seed: int = 0, **overrides) -> Dreamer:
 
 
 def make_batch(seed: int = 0, discrete: bool = False) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    if discrete:
-        action = torch.nn.functional.one_hot(torch.randint(A, (T, B), generator=gen), A).float()
-    else:
-        action = torch.rand(T, B, A, generator=gen) * 2 - 1
-    return {
-        "obs": torch.randint(0, 256, (T, B, *IMAGE), generator=gen, dtype=torch.uint8),
-        "action": action,
-        "reward": torch.randn(T, B, generator=gen),
-        "discount": torch.ones(T, B),
-    }
+    """A random (T, B) batch of frames, plus an extra ``discount`` key that update must ignore."""
+    batch = random_batch(
+        Config.tiny(), IMAGE, A, seed=seed, seq_len=T, batch_size=B, discrete=discrete
+    )
+    return {**batch, "discount": torch.ones(T, B)}
 
 
 def make_obs(seed: int = 0) -> np.ndarray:
@@ -148,9 +143,19 @@ def test_update_returns_finite_float_metrics():
     agent = make_agent()
     assert agent.num_updates == 0
     metrics = agent.update(make_batch())
-    for key in ("model_loss", "kl", "kl_term", "reward_log_prob", "obs_log_prob", "actor_loss",
-                "value_loss", "model_grad_norm", "actor_grad_norm", "value_grad_norm",
-                "imagined_return"):  # fmt: skip
+    for key in (
+        "model_loss",
+        "kl",
+        "kl_term",
+        "reward_log_prob",
+        "obs_log_prob",
+        "actor_loss",
+        "value_loss",
+        "model_grad_norm",
+        "actor_grad_norm",
+        "value_grad_norm",
+        "imagined_return",
+    ):
         assert key in metrics, key
     for key, value in metrics.items():
         assert isinstance(value, float) and math.isfinite(value), key

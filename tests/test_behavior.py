@@ -39,9 +39,17 @@ def make_parts(discrete: bool = False):
 
 def behave(model, actor, critic, post, estimator: str = "lambda"):
     return imagined_behavior(
-        model.rssm, actor, critic, model.predict_reward, post, horizon=HORIZON,
-        discount=CFG.discount, estimator=estimator, lambda_=CFG.lambda_, k=2,
-    )  # fmt: skip
+        model.rssm,
+        actor,
+        critic,
+        model.predict_reward,
+        post,
+        horizon=HORIZON,
+        discount=CFG.discount,
+        estimator=estimator,
+        lambda_=CFG.lambda_,
+        k=2,
+    )
 
 
 def assert_one_hot(action: torch.Tensor) -> None:

@@ -175,7 +175,9 @@ def test_expect_unfinished_mode(monkeypatch, capsys):
     with pytest.raises(AssertionError, match="expected the exercise stub"):
         check_lambda_return(LAMBDA)
     with pytest.raises(AssertionError):
-        check_lambda_return(EXERCISES["lambda_return"].wrong["starts from 0"])  # finished, even if wrong
+        check_lambda_return(
+            EXERCISES["lambda_return"].wrong["starts from 0"]
+        )  # finished, even if wrong
 
 
 def test_report_mode_is_the_default_and_modes_are_validated(monkeypatch, capsys):

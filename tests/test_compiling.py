@@ -8,15 +8,16 @@ import pytest
 import torch
 
 from dreamer_lite.agent import Dreamer
+from dreamer_lite.bench import random_batch
 from dreamer_lite.compiling import check_compiler
 from dreamer_lite.config import Config
-from tests.fakes import pixel_batch
 
 needs_cxx = pytest.mark.skipif(
     not (shutil.which("g++") or shutil.which("c++")), reason="torch.compile on CPU needs g++"
 )
 
 
+@pytest.mark.slow  # about 70 s of compilation on 2 cores
 @needs_cxx
 def test_compiled_update_matches_eager():
     cfg = Config.tiny(device="cpu", batch_size=4, seq_len=6, horizon=3)
@@ -28,7 +29,7 @@ def test_compiled_update_matches_eager():
     assert compiled.world_model.decoder._compiled_call_impl is not None
     assert hasattr(compiled.world_model.rssm.observe_step, "_torchdynamo_orig_callable")
     assert eager.world_model.decoder._compiled_call_impl is None
-    batch = pixel_batch(cfg, torch.Generator().manual_seed(1))
+    batch = random_batch(cfg, (3, 64, 64), 1, seed=1)
     with torch._inductor.config.patch(fallback_random=True):  # the same noise as eager
         for _ in range(2):  # the second update runs on parameters the first one changed
             torch.manual_seed(2)

@@ -3,13 +3,21 @@
 import dataclasses
 
 import pytest
+import torch
 
-from dreamer_lite.config import Config, fast_mode
+from dreamer_lite.config import (
+    IMAGE_SIZE,
+    OBS_TYPES,
+    PRESETS,
+    VALUE_ESTIMATORS,
+    Config,
+    fast_mode,
+    parse_overrides,
+)
 
-# Every value that shared/REFERENCE.md lists for the paper preset.
+# Every value that docs/REFERENCE.md lists for the paper preset.
 PAPER_VALUES = {
     "obs_type": "pixels",
-    "image_size": 64,
     "action_repeat": 2,
     "time_limit": 1000,
     "seed_episodes": 5,
@@ -43,6 +51,29 @@ PAPER_VALUES = {
     "objective": "reconstruction",
     "value_estimator": "lambda",
 }
+
+
+def test_image_size_is_the_papers():
+    """Pixel observations are 64x64, the size the conv nets are built for."""
+    assert IMAGE_SIZE == 64
+    assert "image_size" not in Config().to_dict()
+
+
+def test_name_lists():
+    """One list of each: presets, observation types, value estimators (the returns table)."""
+    assert list(PRESETS) == ["paper", "cpu", "tiny"]
+    assert OBS_TYPES == ("pixels", "state")
+    assert list(VALUE_ESTIMATORS) == ["lambda", "k_step", "reward_sum"]
+    reward, value, discount = [0.0, 1.0], [0.0, 0.0, 4.0], [0.5, 0.5]
+    r, v, d = (torch.tensor(x)[:, None] for x in (reward, value, discount))  # (H, 1), (H+1, 1)
+    # lambda = 1: G_2 = v_2 = 4, G_1 = 1 + 0.5 * 4 = 3, G_0 = 0 + 0.5 * 3 = 1.5.
+    expected = torch.tensor([[1.5], [3.0]])
+    torch.testing.assert_close(VALUE_ESTIMATORS["lambda"](r, v, d, 1.0, 1), expected)
+    # k = 1: G_t = r_t + d_t v_{t+1}: [0 + 0.5 * 0, 1 + 0.5 * 4].
+    k_step = VALUE_ESTIMATORS["k_step"](r, v, d, 0.5, 1)
+    torch.testing.assert_close(k_step, torch.tensor([[0.0], [3.0]]))
+    reward_sum = VALUE_ESTIMATORS["reward_sum"](r, v, d, 0.5, 1)  # [0 + 1, 1]
+    torch.testing.assert_close(reward_sum, torch.tensor([[1.0], [1.0]]))
 
 
 @pytest.mark.parametrize("name", ["paper", "cpu", "tiny"])
@@ -98,7 +129,6 @@ def test_unknown_preset_raises():
         ("objective", "pixels_please"),
         ("value_estimator", "td_zero"),
         ("obs_type", "lidar"),
-        ("image_size", 32),
         ("device", "tpu"),
         ("task", "cartpole"),
     ],
@@ -149,6 +179,34 @@ def test_from_dict_rejects_unknown_fields():
     values["horizn"] = 3
     with pytest.raises(ValueError, match="horizn"):
         Config.from_dict(values)
+
+
+def test_from_dict_drops_retired_fields():
+    """An old run's config.json with ``image_size`` and ``extra`` still loads (and resumes)."""
+    values = Config.tiny().to_dict()
+    values.update(image_size=64, extra={"note": "old run"})
+    assert Config.from_dict(values) == Config.tiny()
+
+
+def test_extra_field_is_gone():
+    """The unused ``extra`` field no longer exists."""
+    with pytest.raises(TypeError, match="extra"):
+        Config(extra={})
+
+
+def test_parse_overrides_types_and_errors():
+    """``--set FIELD=VALUE`` strings become values of each field's type; bad ones exit."""
+    items = ["horizon=10", "shadows=false", "model_lr=3e-4", "task=walker_walk"]
+    assert parse_overrides(items) == {
+        "horizon": 10,
+        "shadows": False,
+        "model_lr": 3e-4,
+        "task": "walker_walk",
+    }
+    with pytest.raises(SystemExit, match="horizn"):
+        parse_overrides(["horizn=3"])
+    with pytest.raises(SystemExit, match="not a valid bool"):
+        parse_overrides(["shadows=maybe"])
 
 
 def test_diff_lists_changed_fields():

@@ -8,7 +8,8 @@ import sys
 import numpy as np
 import pytest
 
-from dreamer_lite.envs import EXTRA_TASKS, TASKS, make_env, setup_rendering
+from dreamer_lite.config import Config
+from dreamer_lite.envs import EXTRA_TASKS, TASKS, make_env, make_task_env, setup_rendering
 
 # MUJOCO_GL must be set before any test imports dm_control (test_tasks_match_suite does).
 setup_rendering()
@@ -55,9 +56,13 @@ def test_unknown_task_lists_valid_names_without_loading_mujoco():
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"obs_type": "rgb"}, "obs_type"), ({"action_repeat": 0}, "action_repeat"),
-     ({"size": 0}, "size"), ({"time_limit": 1}, "time_limit")],
-)  # fmt: skip
+    [
+        ({"obs_type": "rgb"}, "obs_type"),
+        ({"action_repeat": 0}, "action_repeat"),
+        ({"size": 0}, "size"),
+        ({"time_limit": 1}, "time_limit"),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, name):
     with pytest.raises(ValueError, match=name):
         make_env("cartpole_swingup", **kwargs)
@@ -69,6 +74,19 @@ def test_tasks_match_suite_benchmarking():
 
     assert TASKS == tuple(f"{domain}_{task}" for domain, task in suite.BENCHMARKING)
     assert set(EXTRA_TASKS) <= {f"{domain}_{task}" for domain, task in suite.ALL_TASKS}
+
+
+@dmc
+def test_make_task_env_follows_the_config():
+    cfg = Config.tiny(task="cartpole_balance", obs_type="state", action_repeat=2, time_limit=20)
+    env = make_task_env(cfg, seed=3)
+    assert env.task == "cartpole_balance" and env.obs_shape == (5,)
+    assert env.action_repeat == 2 and env.max_agent_steps == 10 and env.shadows is False
+    pixels = make_task_env(cfg.replace(obs_type="pixels"), seed=3)
+    assert pixels.obs_shape == (3, 64, 64)  # config.IMAGE_SIZE
+    np.testing.assert_array_equal(
+        env.reset(), make_env("cartpole_balance", obs_type="state", seed=3).reset()
+    )
 
 
 @dmc

@@ -150,7 +150,7 @@ def run_exercise_cell(source: str, exercise: gen.Exercise, imports: str, capsys)
     """Exec an exercise cell in a fresh namespace (torch, the checkers and the notebook's imports)
     and run its checker; skip when it needs state that only the notebook builds."""
     namespace: dict = {}
-    exec("import torch\nfrom dreamer_lite import checks\n" + imports, namespace)  # noqa: S102
+    exec("import torch\nfrom dreamer_lite.course import checks\n" + imports, namespace)  # noqa: S102
     namespace.update(
         {name: getattr(namespace["checks"], name) for name in namespace["checks"].__all__}
     )
@@ -252,10 +252,15 @@ def test_f_generator_writes_versions_and_syncs_the_lesson(tmp_path):
     lesson = synthetic_lesson(tmp_path)
     changed = gen.generate(tmp_path)
     names = sorted(str(p.relative_to(tmp_path)) for p in changed)
-    assert names == sorted([
-        "notebooks/04_demo.ipynb", "exercises/04_demo.ipynb", "solutions/04_demo.ipynb",
-        "exercises/README.md", "solutions/README.md",
-    ])  # fmt: skip
+    assert names == sorted(
+        [
+            "notebooks/04_demo.ipynb",
+            "exercises/04_demo.ipynb",
+            "solutions/04_demo.ipynb",
+            "exercises/README.md",
+            "solutions/README.md",
+        ]
+    )
     synced = read(lesson)
     assert synced.cells[1].source == SETUP_CELL
     assert synced.cells[0].source.split("\n")[:2] == [

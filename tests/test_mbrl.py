@@ -18,7 +18,7 @@ from dreamer_lite.course.mbrl import (
     render_states,
     rollout_model,
     stack_episodes,
-)  # fmt: skip
+)
 from tests.fakes import FakeEnv
 
 

@@ -5,11 +5,14 @@ import torch
 
 from dreamer_lite.agent import Dreamer
 from dreamer_lite.config import Config
-from dreamer_lite.networks import MLP, ConvDecoder, ConvEncoder, VectorDecoder, VectorEncoder
-
-
-def num_params(module: torch.nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters())
+from dreamer_lite.networks import (
+    MLP,
+    ConvDecoder,
+    ConvEncoder,
+    VectorDecoder,
+    VectorEncoder,
+    count_parameters,
+)
 
 
 def test_conv_encoder_shape_at_paper_depth():
@@ -72,7 +75,7 @@ def test_mlp_layer_count(layers):
     linears = [m for m in mlp.modules() if isinstance(m, torch.nn.Linear)]
     elus = [m for m in mlp.modules() if isinstance(m, torch.nn.ELU)]
     assert len(linears) == layers + 1 and len(elus) == layers
-    assert num_params(mlp) == (3 * 8 + 8) + (layers - 1) * (8 * 8 + 8) + (8 * 2 + 2)
+    assert count_parameters(mlp) == (3 * 8 + 8) + (layers - 1) * (8 * 8 + 8) + (8 * 2 + 2)
 
 
 def test_vector_encoder_decoder_shapes():
@@ -89,9 +92,9 @@ def test_paper_parameter_counts():
     """At the paper preset with a 6-d action: world model 5,296,820, actor 578,412, value 413,601."""
     torch.manual_seed(0)
     agent = Dreamer(Config.paper(device="cpu"), (3, 64, 64), 6)
-    assert num_params(agent.world_model) == 5_296_820
-    assert num_params(agent.actor) == 578_412
-    assert num_params(agent.critic) == 413_601
+    assert count_parameters(agent.world_model) == 5_296_820
+    assert count_parameters(agent.actor) == 578_412
+    assert count_parameters(agent.critic) == 413_601
 
 
 def test_fast_conv_paths_equal_the_plain_layers():

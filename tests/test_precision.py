@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from dreamer_lite.agent import Dreamer, check_precision
+from dreamer_lite.bench import random_batch
 from dreamer_lite.config import Config
-from tests.fakes import pixel_batch
 
 
 def _pair(**overrides):
@@ -22,7 +22,7 @@ def _pair(**overrides):
 
 def test_bf16_world_model_loss_and_gradients_stay_close_to_fp32():
     cfg, fp32, bf16 = _pair()
-    batch = pixel_batch(cfg, torch.Generator().manual_seed(1))
+    batch = random_batch(cfg, (3, 64, 64), 1, seed=1)
     losses, grads = [], []
     for agent in (fp32, bf16):
         torch.manual_seed(2)  # the same posterior samples
@@ -45,7 +45,7 @@ def test_bf16_world_model_loss_and_gradients_stay_close_to_fp32():
 
 def test_bf16_updates_run_and_act_returns_float_actions():
     cfg, _, bf16 = _pair()
-    batch = pixel_batch(cfg, torch.Generator().manual_seed(1))
+    batch = random_batch(cfg, (3, 64, 64), 1, seed=1)
     for _ in range(2):
         metrics = bf16.update(batch)
         assert all(torch.isfinite(torch.tensor(v)) for v in metrics.values())

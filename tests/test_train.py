@@ -17,15 +17,24 @@ import pytest
 from dreamer_lite.agent import NonFiniteLossError
 from dreamer_lite.config import Config
 from dreamer_lite.replay import ReplayBuffer
-from dreamer_lite.train import load_history, main, parse_overrides, train
+from dreamer_lite.rundir import load_history
+from dreamer_lite.train import FreeNatsWatch, main, train
 from tests.fakes import fake_factory
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny(**overrides) -> Config:
-    values = {"device": "cpu", "time_limit": 160, "total_steps": 480, "train_every": 80,
-              "train_steps": 2, "eval_every": 160, "checkpoint_every": 80, "seed_episodes": 1}
+    values = {
+        "device": "cpu",
+        "time_limit": 160,
+        "total_steps": 480,
+        "train_every": 80,
+        "train_steps": 2,
+        "eval_every": 160,
+        "checkpoint_every": 80,
+        "seed_episodes": 1,
+    }
     values.update(overrides)
     return Config.tiny(**values)
 
@@ -33,8 +42,14 @@ def tiny(**overrides) -> Config:
 def test_train_writes_everything(tmp_path):
     """A short run leaves config, checkpoint, replay, metrics, curve and videos."""
     history = train(tiny(), tmp_path, env_factory=fake_factory, progress=False)
-    for name in ("config.json", "checkpoint.pt", "metrics.jsonl", "curve.png",
-                 "videos/policy.mp4", "videos/open_loop.mp4"):
+    for name in (
+        "config.json",
+        "checkpoint.pt",
+        "metrics.jsonl",
+        "curve.png",
+        "videos/policy.mp4",
+        "videos/open_loop.mp4",
+    ):
         assert (tmp_path / name).exists(), name
     assert history["eval"] and history["train"] and history["episode"]
     assert history["episode"][-1]["env_steps"] == 480
@@ -43,12 +58,36 @@ def test_train_writes_everything(tmp_path):
     assert len(list((tmp_path / "episodes").glob("*.npz"))) == 480 // 160
 
 
+def test_schedule_of_records(tmp_path):
+    """The order of what a run does, worked out by hand from the schedule of ``tiny()``:
+    40-step episodes of 160 env steps, one seed episode, 2 updates every 80 env steps (the
+    first before any policy step), an evaluation every 160. Updates due exactly at an
+    episode's end wait until the episode is stored and evaluated."""
+    train(tiny(), tmp_path, env_factory=fake_factory, progress=False, final_media=False)
+    lines = (tmp_path / "metrics.jsonl").read_text().splitlines()
+    records = [(r["kind"], r["env_steps"]) for r in map(json.loads, lines)]
+    assert records == [
+        ("episode", 160),  # the seed episode
+        ("train", 160),
+        ("train", 240),
+        ("episode", 320),
+        ("eval", 320),
+        ("train", 320),
+        ("train", 400),
+        ("episode", 480),
+        ("eval", 480),
+    ]
+    updates = [r["updates"] for r in load_history(tmp_path)["train"]]
+    assert updates == [2, 4, 6, 8]
+
+
 def test_resume_continues_counters(tmp_path):
     """Rerunning with a larger budget continues steps and updates instead of starting over."""
     train(tiny(), tmp_path, env_factory=fake_factory, progress=False, final_media=False)
     first = load_history(tmp_path)
-    history = train(tiny(total_steps=800), tmp_path, env_factory=fake_factory, progress=False,
-                    final_media=False)
+    history = train(
+        tiny(total_steps=800), tmp_path, env_factory=fake_factory, progress=False, final_media=False
+    )
     steps = [r["env_steps"] for r in history["episode"]]
     assert steps == sorted(steps) and steps[-1] == 800
     assert history["train"][-1]["updates"] > first["train"][-1]["updates"]
@@ -56,8 +95,9 @@ def test_resume_continues_counters(tmp_path):
 
 
 def test_resume_with_other_config_fails_clearly(tmp_path):
-    train(tiny(total_steps=160), tmp_path, env_factory=fake_factory, progress=False,
-          final_media=False)
+    train(
+        tiny(total_steps=160), tmp_path, env_factory=fake_factory, progress=False, final_media=False
+    )
     with pytest.raises(ValueError, match="cnn_depth"):
         train(tiny(cnn_depth=8), tmp_path, env_factory=fake_factory, progress=False)
 
@@ -119,9 +159,16 @@ def test_sigkill_then_resume_loses_nothing(tmp_path):
     steps_on_disk = sum(len(ep["reward"]) - 1 for ep in replay.episodes) * 4
     last_updates = load_history(tmp_path)["train"][-1]["updates"]
 
-    cfg = Config.tiny(device="cpu", time_limit=160, total_steps=steps_on_disk + 320,
-                      train_every=40, train_steps=2, eval_every=100000, checkpoint_every=160,
-                      seed_episodes=1)
+    cfg = Config.tiny(
+        device="cpu",
+        time_limit=160,
+        total_steps=steps_on_disk + 320,
+        train_every=40,
+        train_steps=2,
+        eval_every=100000,
+        checkpoint_every=160,
+        seed_episodes=1,
+    )
     history = train(cfg, tmp_path, env_factory=fake_factory, progress=False, final_media=False)
     files_after = sorted(p.name for p in (tmp_path / "episodes").glob("*.npz"))
     assert set(files_before) <= set(files_after)
@@ -134,15 +181,6 @@ def test_sigkill_then_resume_loses_nothing(tmp_path):
     assert last_updates > 0
 
 
-def test_parse_overrides_types_and_errors():
-    assert parse_overrides(["horizon=10", "shadows=false", "model_lr=3e-4"]) == {
-        "horizon": 10, "shadows": False, "model_lr": 3e-4}
-    with pytest.raises(SystemExit, match="horizn"):
-        parse_overrides(["horizn=3"])
-    with pytest.raises(SystemExit, match="not a valid int"):
-        parse_overrides(["horizon=abc"])
-
-
 def test_cli_rejects_unknown_task(tmp_path):
     with pytest.raises(ValueError, match="Unknown task"):
         main(["--task", "cartpole_run", "--preset", "tiny", "--logdir", str(tmp_path)])
@@ -151,8 +189,21 @@ def test_cli_rejects_unknown_task(tmp_path):
 @pytest.mark.dmc
 def test_cli_trains_on_real_dmc(tmp_path, capsys):
     """The command-line entry point on a real task, smoke-sized."""
-    main(["--task", "cartpole_balance", "--preset", "tiny", "--logdir", str(tmp_path),
-          "--device", "cpu", "--set", "total_steps=400", "time_limit=200"])
+    main(
+        [
+            "--task",
+            "cartpole_balance",
+            "--preset",
+            "tiny",
+            "--logdir",
+            str(tmp_path),
+            "--device",
+            "cpu",
+            "--set",
+            "total_steps=400",
+            "time_limit=200",
+        ]
+    )
     assert (tmp_path / "curve.png").exists() and (tmp_path / "videos" / "policy.mp4").exists()
     config = json.loads((tmp_path / "config.json").read_text())
     assert config["task"] == "cartpole_balance"
@@ -160,8 +211,6 @@ def test_cli_trains_on_real_dmc(tmp_path, capsys):
 
 
 def test_free_nats_watch_warns_once_after_a_streak_below_free_nats():
-    from dreamer_lite.train import FreeNatsWatch
-
     watch = FreeNatsWatch(free_nats=3.0, phases=3)
     assert not watch.observe(1.0) and not watch.observe(1.0)
     assert not watch.observe(0.5)  # one update above free nats resets the streak
@@ -172,14 +221,13 @@ def test_free_nats_watch_warns_once_after_a_streak_below_free_nats():
 
 
 def test_free_nats_watch_is_silent_without_free_nats():
-    from dreamer_lite.train import FreeNatsWatch
-
     watch = FreeNatsWatch(free_nats=0.0, phases=1)
     assert not any(watch.observe(1.0) for _ in range(5))
 
 
 def test_repeated_set_options_accumulate():
-    from dreamer_lite.train import build_parser, parse_overrides
+    from dreamer_lite.config import parse_overrides
+    from dreamer_lite.train import build_parser
 
     argv = ["--set", "torch_threads=1", "--set", "free_nats=1.0", "horizon=5"]
     args = build_parser().parse_args(argv)

@@ -53,6 +53,8 @@ def test_learning_curve_png(tmp_path):
 def test_smooth_is_a_moving_average_that_shrinks_for_short_curves():
     from dreamer_lite.viz import smooth
 
-    np.testing.assert_allclose(smooth([0, 2, 4, 6, 8, 10, 12, 14, 16, 18], width=2), [1, 3, 5, 7, 9, 11, 13, 15, 17])
+    np.testing.assert_allclose(
+        smooth([0, 2, 4, 6, 8, 10, 12, 14, 16, 18], width=2), [1, 3, 5, 7, 9, 11, 13, 15, 17]
+    )
     assert len(smooth(range(100), width=10)) == 91
     assert len(smooth(range(10), width=50)) == 9  # window capped at len // 5 = 2

@@ -5,6 +5,7 @@ import math
 import pytest
 import torch
 
+from dreamer_lite.bench import random_batch
 from dreamer_lite.config import Config
 from dreamer_lite.world_model import WorldModel, preprocess_obs
 
@@ -19,16 +20,8 @@ def make_model(objective: str = "reconstruction", obs_shape=IMAGE, **overrides) 
 
 
 def make_batch(obs_shape=IMAGE, seed: int = 0) -> dict[str, torch.Tensor]:
-    gen = torch.Generator().manual_seed(seed)
-    if len(obs_shape) == 3:
-        obs = torch.randint(0, 256, (T, B, *obs_shape), generator=gen, dtype=torch.uint8)
-    else:
-        obs = torch.randn(T, B, *obs_shape, generator=gen)
-    return {
-        "obs": obs,
-        "action": torch.rand(T, B, A, generator=gen) * 2 - 1,
-        "reward": torch.randn(T, B, generator=gen),
-    }
+    """A random (T, B) batch: uint8 frames or normal vectors, actions in [-1, 1]."""
+    return random_batch(Config.tiny(), obs_shape, A, seed=seed, seq_len=T, batch_size=B)
 
 
 def grads_of(module: torch.nn.Module) -> dict[str, torch.Tensor | None]:
@@ -130,8 +123,16 @@ def test_reward_objective_has_no_decoder():
 def test_unknown_objective_raises():
     """A WorldModel with an unknown objective is a ValueError."""
     with pytest.raises(ValueError, match="objective"):
-        WorldModel(IMAGE, A, objective="magic", cnn_depth=4, deter_size=8, stoch_size=2,
-                   hidden_size=8, units=8)  # fmt: skip
+        WorldModel(
+            IMAGE,
+            A,
+            objective="magic",
+            cnn_depth=4,
+            deter_size=8,
+            stoch_size=2,
+            hidden_size=8,
+            units=8,
+        )
 
 
 def test_vector_observations():

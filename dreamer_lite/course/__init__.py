@@ -16,25 +16,39 @@ REPO_URL = f"https://github.com/{REPO}"
 # Installed in Colab when missing. torch and numpy are deliberately absent: Colab's own builds
 # stay (reinstalling them would need a runtime restart and could pull the wrong CUDA build).
 COLAB_DEPENDENCIES = (
-    "dm_control==1.0.50", "mujoco==3.17.0", "mediapy>=1.2", "imageio-ffmpeg", "tqdm",
-    "ipywidgets>=8", "matplotlib",
-)  # fmt: skip
+    "dm_control==1.0.50",
+    "mujoco==3.17.0",
+    "mediapy>=1.2",
+    "imageio-ffmpeg",
+    "tqdm",
+    "ipywidgets>=8",
+    "matplotlib",
+)
 
-SETUP_CELL = f'''\
+_DEPENDENCY_LINES = "\n".join(f'        "{name}",' for name in COLAB_DEPENDENCIES)
+
+SETUP_CELL = f"""\
 # Setup: in Colab this installs dreamer_lite (only if missing; torch and numpy are left alone).
 # Locally, run the README's setup command first; this cell then only checks the install.
-import importlib.util, subprocess, sys
+import importlib.util
+import subprocess
+import sys
+
 if importlib.util.find_spec("dreamer_lite") is None:
     if "google.colab" not in sys.modules:
         raise RuntimeError("dreamer_lite is not installed: run `bash scripts/setup.sh` (README)")
-    subprocess.run("apt-get -qq install -y libegl1 libopengl0 libgl1-mesa-dri > /dev/null",
-                   shell=True, check=False)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps",
-                    "git+{REPO_URL}@{BRANCH}"], check=True)
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *{list(COLAB_DEPENDENCIES)!r}],
-                   check=True)
+    libraries = "libegl1 libopengl0 libgl1-mesa-dri"
+    subprocess.run(f"apt-get -qq install -y {{libraries}} > /dev/null", shell=True, check=False)
+    package = "git+{REPO_URL}@{BRANCH}"
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", package], check=True)
+    dependencies = [
+{_DEPENDENCY_LINES}
+    ]
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", *dependencies], check=True)
+
 from dreamer_lite.course import notebook_setup
-DEVICE = notebook_setup()'''
+
+DEVICE = notebook_setup()"""
 
 
 def colab_badge(notebook: str) -> str:
@@ -61,9 +75,13 @@ def notebook_setup(verbose: bool = True) -> str:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if verbose:
         name = torch.cuda.get_device_name(0) if device == "cuda" else f"{os.cpu_count()} CPU cores"
-        print(f"dreamer_lite ready: device={device} ({name}), MUJOCO_GL={backend}, "
-              f"fast mode={'on' if fast_mode() else 'off'}")
+        print(
+            f"dreamer_lite ready: device={device} ({name}), MUJOCO_GL={backend}, "
+            f"fast mode={'on' if fast_mode() else 'off'}"
+        )
         if device == "cpu":
-            print("No GPU: lessons run on the CPU preset. In Colab: Runtime > Change runtime type"
-                  " > GPU.")
+            print(
+                "No GPU: lessons run on the CPU preset. In Colab: Runtime > Change runtime type"
+                " > GPU."
+            )
     return device

@@ -128,9 +128,15 @@ def as_tensor(out, what: str = "your result") -> torch.Tensor:
 
 
 def result(
-    out, shape: tuple, legend: str = "", *, dtype: torch.dtype | None = None,
-    what: str = "your result", hint: str = "", finite_hint: str = "",
-) -> torch.Tensor:  # fmt: skip
+    out,
+    shape: tuple,
+    legend: str = "",
+    *,
+    dtype: torch.dtype | None = None,
+    what: str = "your result",
+    hint: str = "",
+    finite_hint: str = "",
+) -> torch.Tensor:
     """Check type, shape (``legend`` names it, e.g. ``(H, N)``), dtype and finiteness."""
     t = as_tensor(out, what)
     if tuple(t.shape) != tuple(shape):
@@ -149,9 +155,14 @@ def result(
 
 
 def close(
-    actual: torch.Tensor, expected: torch.Tensor, problem: str, hint: str,
-    diagnoses: tuple = (), rtol: float = 1e-5, atol: float = 1e-6,
-) -> None:  # fmt: skip
+    actual: torch.Tensor,
+    expected: torch.Tensor,
+    problem: str,
+    hint: str,
+    diagnoses: tuple = (),
+    rtol: float = 1e-5,
+    atol: float = 1e-6,
+) -> None:
     """assert_close in float64; on failure the largest error and a hint, never the values.
 
     ``diagnoses``: pairs ``(what a known mistake gives, the hint for that mistake)``.

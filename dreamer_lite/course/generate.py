@@ -197,8 +197,9 @@ def sync_lesson(nb: nbformat.NotebookNode, notebook: str) -> bool:
     return changed
 
 
-def make_version(nb: nbformat.NotebookNode, notebook: str, kind: str,
-                 exercises: list[Exercise]) -> nbformat.NotebookNode:  # fmt: skip
+def make_version(
+    nb: nbformat.NotebookNode, notebook: str, kind: str, exercises: list[Exercise]
+) -> nbformat.NotebookNode:
     """The ``exercises`` or ``solutions`` version of a (synced) lesson: outputs, execution counts,
     timings and widget state cleared; each exercise cut or filled in; the badge pointing here."""
     out = copy.deepcopy(nb)
@@ -372,9 +373,12 @@ def execute(root: Path, numbers: list[str]) -> None:
             start = time.perf_counter()
             print(f"executing notebooks/{path.name} ...", flush=True)
             NotebookClient(
-                nb, timeout=3600, kernel_name="python3", record_timing=False,
+                nb,
+                timeout=3600,
+                kernel_name="python3",
+                record_timing=False,
                 resources={"metadata": {"path": str(path.parent)}},
-            ).execute()  # fmt: skip
+            ).execute()
             path.write_text(dumps(nb), encoding="utf-8")
             print(f"notebooks/{path.name}: {time.perf_counter() - start:.0f} s", flush=True)
     finally:

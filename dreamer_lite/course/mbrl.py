@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from dreamer_lite.networks import MLP
-from dreamer_lite.rollout import EpisodeRecorder, random_action
+from dreamer_lite.rollout import random_policy, run_episode
 
 
 @contextmanager
@@ -127,17 +127,8 @@ def random_episodes(env: Any, episodes: int, seed: int = 0) -> list[dict[str, np
     (L+1, *obs_shape), ``action`` (L+1, A) with ``action[t]`` leading into ``obs[t]`` (entry 0
     is zero), ``reward`` (L+1,). Ready for ``ReplayBuffer.add_episode``. Notebooks 00 and 01.
     """
-    rng = np.random.default_rng(seed)
-    out = []
-    for _ in range(episodes):
-        obs, done = env.reset(), False
-        recorder = EpisodeRecorder(obs, env.action_dim)
-        while not done:
-            action = random_action(env, rng)
-            obs, reward, done, _ = env.step(action)
-            recorder.add(action, reward, obs)
-        out.append(recorder.episode())
-    return out
+    policy = random_policy(env, np.random.default_rng(seed))
+    return [run_episode(env, policy)[0].episode() for _ in range(episodes)]
 
 
 def stack_episodes(episodes: list[dict[str, np.ndarray]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -84,9 +84,9 @@ EXERCISES = [
         reference=mbrl.rollout_model,
         cases=rollout_model_cases,
         wrong={
-        "not fed back": rollout(feed_back=False),
-        "start missing": rollout(keep_start=False),
-        "first action repeated": rollout(same_action=True),
+            "not fed back": rollout(feed_back=False),
+            "start missing": rollout(keep_start=False),
+            "first action repeated": rollout(same_action=True),
         },
     ),
 ]

@@ -29,7 +29,6 @@ from dreamer_lite.course.checking import (
 # --- 01.3 kl_loss / 01.4 log_likelihood ---------------------------------------------------------
 
 
-
 def _with_kl(kls: list[float], free_nats: float) -> list:
     """Arguments whose per-state KLs are exactly ``kls``: KL(N(m, 1) || N(0, 1)) = m^2 / 2."""
     mean = torch.tensor(kls, dtype=F64).mul(2).sqrt().unsqueeze(-1)  # (N, 1)
@@ -174,10 +173,10 @@ EXERCISES = [
         reference=objectives.kl_loss,
         cases=kl_loss_cases,
         wrong={
-        "free nats per element": kl(per_element=True),
-        "KL(prior || post)": kl(reverse=True),
-        "no free nats": kl(floor=False),
-        "summed, not averaged": kl(mean=False),
+            "free nats per element": kl(per_element=True),
+            "KL(prior || post)": kl(reverse=True),
+            "no free nats": kl(floor=False),
+            "summed, not averaged": kl(mean=False),
         },
     ),
     ExerciseSpec(
@@ -187,9 +186,9 @@ EXERCISES = [
         reference=objectives.log_likelihood,
         cases=log_likelihood_cases,
         wrong={
-        "summed over everything": log_lik("sum all"),
-        "wrong event dims": log_lik("last dim"),
-        "no normalising constant": log_lik("no constant"),
+            "summed over everything": log_lik("sum all"),
+            "wrong event dims": log_lik("last dim"),
+            "no normalising constant": log_lik("no constant"),
         },
     ),
 ]

@@ -213,10 +213,10 @@ EXERCISES = [
         reference=_imagine_step,
         cases=imagine_step_cases,
         wrong={
-        "missing ELU": img_step(elu=False),
-        "std without min_std": img_step(min_std=False),
-        "sample() not rsample()": img_step(reparam=False),
-        "[action, stoch]": img_step(action_first=True),
+            "missing ELU": img_step(elu=False),
+            "std without min_std": img_step(min_std=False),
+            "sample() not rsample()": img_step(reparam=False),
+            "[action, stoch]": img_step(action_first=True),
         },
     ),
     ExerciseSpec(
@@ -226,9 +226,9 @@ EXERCISES = [
         reference=_observe_step,
         cases=observe_step_cases,
         wrong={
-        "posterior ignores the embedding": obs_step(use_embed=False),
-        "(prior, post) swapped": obs_step(swap=True),
-        "posterior from the old deter": obs_step(deter_from_prev=True),
+            "posterior ignores the embedding": obs_step(use_embed=False),
+            "(prior, post) swapped": obs_step(swap=True),
+            "posterior from the old deter": obs_step(deter_from_prev=True),
         },
     ),
 ]

@@ -180,9 +180,9 @@ EXERCISES = [
         reference=objectives.contrastive_scores,
         cases=contrastive_scores_cases,
         wrong={
-        "transposed": scores_fn("transposed"),
-        "not summed over F": scores_fn("no sum"),
-        "variance as scale": scores_fn("variance"),
+            "transposed": scores_fn("transposed"),
+            "not summed over F": scores_fn("no sum"),
+            "variance as scale": scores_fn("variance"),
         },
     ),
     ExerciseSpec(
@@ -192,10 +192,10 @@ EXERCISES = [
         reference=objectives.info_nce_loss,
         cases=info_nce_loss_cases,
         wrong={
-        "logsumexp over the wrong axis": nce("wrong axis"),
-        "missing normaliser": nce("no normaliser"),
-        "naive log-sum-exp overflows": nce("naive"),
-        "not negated": nce("not negated"),
+            "logsumexp over the wrong axis": nce("wrong axis"),
+            "missing normaliser": nce("no normaliser"),
+            "naive log-sum-exp overflows": nce("naive"),
+            "not negated": nce("not negated"),
         },
     ),
 ]

@@ -257,10 +257,10 @@ EXERCISES = [
         reference=behavior.imagine,
         cases=imagine_cases,
         wrong={
-        "actions detached": imag(detach_actions=True),
-        "start not detached": imag(detach_start=False),
-        "actor sees attached features": imag(detach_feat=False),
-        "start missing": imag(keep_start=False),
+            "actions detached": imag(detach_actions=True),
+            "start not detached": imag(detach_start=False),
+            "actor sees attached features": imag(detach_feat=False),
+            "start missing": imag(keep_start=False),
         },
     ),
     ExerciseSpec(
@@ -270,9 +270,9 @@ EXERCISES = [
         reference=behavior.actor_loss,
         cases=actor_loss_cases,
         wrong={
-        "wrong sign": lambda r, w: (w * r).mean(),
-        "no weights": lambda r, w: -r.mean(),
-        "sum, not mean": lambda r, w: -(w * r).sum(),
+            "wrong sign": lambda r, w: (w * r).mean(),
+            "no weights": lambda r, w: -r.mean(),
+            "sum, not mean": lambda r, w: -(w * r).sum(),
         },
     ),
     ExerciseSpec(
@@ -282,9 +282,9 @@ EXERCISES = [
         reference=behavior.straight_through_sample,
         cases=straight_through_sample_cases,
         wrong={
-        "returns probs": straight_through("probs"),
-        "detached sample": straight_through("detached"),
-        "argmax, not a sample": straight_through("argmax"),
+            "returns probs": straight_through("probs"),
+            "detached sample": straight_through("detached"),
+            "argmax, not a sample": straight_through("argmax"),
         },
     ),
 ]

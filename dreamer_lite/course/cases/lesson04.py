@@ -75,14 +75,18 @@ def k_step_return_cases() -> list[Case]:
     boot = "bootstrap from value[h] after the last reward you sum, with h = min(t + k, H)"
     fold = "sum k discounted rewards (discount[n] between s_n and s_{n+1}), then the bootstrap"
     truncate = "near the horizon fewer than k rewards exist: stop at H, bootstrap from value[H]"
-    return _return_cases(ref, 2, [
-        ("k=1", 1, "the one-step return r_t + d_t v_{t+1}", boot, (5, 3)),
-        ("k=3, random discounts", 3, "the reference 3-step return", fold, (6, 3)),
-        ("k=H", 5, "the H-step return bootstrapped at v_H", boot, (5, 3)),
-        ("k>H", 8, "the H-step return (truncated at the horizon)", truncate, (5, 3)),
-        ("horizon 1", 3, "r_0 + d_0 v_1", boot, (1, 3)),
-        ("batch 1", 2, "the reference for N = 1", SIZES, (5, 1)),
-    ])  # fmt: skip
+    return _return_cases(
+        ref,
+        2,
+        [
+            ("k=1", 1, "the one-step return r_t + d_t v_{t+1}", boot, (5, 3)),
+            ("k=3, random discounts", 3, "the reference 3-step return", fold, (6, 3)),
+            ("k=H", 5, "the H-step return bootstrapped at v_H", boot, (5, 3)),
+            ("k>H", 8, "the H-step return (truncated at the horizon)", truncate, (5, 3)),
+            ("horizon 1", 3, "r_0 + d_0 v_1", boot, (1, 3)),
+            ("batch 1", 2, "the reference for N = 1", SIZES, (5, 1)),
+        ],
+    )
 
 
 def lambda_return_cases() -> list[Case]:
@@ -91,13 +95,17 @@ def lambda_return_cases() -> list[Case]:
     zero = "with lambda = 0 only the one-step term is left: check which term (1 - lambda) weights"
     start = "the recursion starts from the bootstrap value"
     order = "apply the recursion backwards from t = H-1, and return the estimates in time order"
-    return _return_cases(ref, 0.9, [
-        ("lambda=0", 0.0, "the one-step return r_t + d_t v_{t+1}", zero, (5, 3)),
-        ("lambda=1", 1.0, "the H-step return bootstrapped at v_H", start, (5, 3)),
-        ("lambda=0.95, random discounts", 0.95, "the reference lambda-return", order, (6, 4)),
-        ("horizon 1", 0.5, "r_0 + d_0 v_1", start, (1, 3)),
-        ("batch 1", 0.7, "the reference for N = 1", SIZES, (5, 1)),
-    ])  # fmt: skip
+    return _return_cases(
+        ref,
+        0.9,
+        [
+            ("lambda=0", 0.0, "the one-step return r_t + d_t v_{t+1}", zero, (5, 3)),
+            ("lambda=1", 1.0, "the H-step return bootstrapped at v_H", start, (5, 3)),
+            ("lambda=0.95, random discounts", 0.95, "the reference lambda-return", order, (6, 4)),
+            ("horizon 1", 0.5, "r_0 + d_0 v_1", start, (1, 3)),
+            ("batch 1", 0.7, "the reference for N = 1", SIZES, (5, 1)),
+        ],
+    )
 
 
 # --- plausible wrong versions (the tests check that each one fails) ---
@@ -140,9 +148,9 @@ EXERCISES = [
         reference=returns.k_step_return,
         cases=k_step_return_cases,
         wrong={
-        "not truncated at H": k_step("no truncation"),
-        "k - 1 rewards": k_step("off by one"),
-        "undiscounted": k_step("undiscounted"),
+            "not truncated at H": k_step("no truncation"),
+            "k - 1 rewards": k_step("off by one"),
+            "undiscounted": k_step("undiscounted"),
         },
     ),
     ExerciseSpec(
@@ -152,9 +160,9 @@ EXERCISES = [
         reference=returns.lambda_return,
         cases=lambda_return_cases,
         wrong={
-        "starts from 0": lam("from zero"),
-        "lambda and 1 - lambda swapped": lam("swapped"),
-        "reversed in time": lam("reversed"),
+            "starts from 0": lam("from zero"),
+            "lambda and 1 - lambda swapped": lam("swapped"),
+            "reversed in time": lam("reversed"),
         },
     ),
 ]

@@ -60,12 +60,24 @@ def updates_due_cases() -> list[Case]:
         ("types", types),
         ("not due yet", call((500, 1000, 1000, 100), "no updates before next_train", due)),
         ("due exactly", call((1000, 1000, 1000, 100), "due once env_steps reaches it", due)),
-        ("late", call((1300, 1000, 1000, 100), "next phase counted from now",
-                      "count the next phase from the current env_steps")),
-        ("first call", call((0, 0, 500, 7), "trains at once, next after train_every",
-                            "the first phase comes before any policy step")),
+        (
+            "late",
+            call(
+                (1300, 1000, 1000, 100),
+                "next phase counted from now",
+                "count the next phase from the current env_steps",
+            ),
+        ),
+        (
+            "first call",
+            call(
+                (0, 0, 500, 7),
+                "trains at once, next after train_every",
+                "the first phase comes before any policy step",
+            ),
+        ),
         ("whole run", run),
-    ]  # fmt: skip
+    ]
 
 
 # --- plausible wrong versions (the tests check that each one fails) ---
@@ -93,9 +105,9 @@ EXERCISES = [
         reference=schedule.updates_due,
         cases=updates_due_cases,
         wrong={
-        "never resets next_train": schedule_fn("never resets"),
-        "> instead of >=": schedule_fn(">"),
-        "next from next_train": schedule_fn("from next_train"),
+            "never resets next_train": schedule_fn("never resets"),
+            "> instead of >=": schedule_fn(">"),
+            "next from next_train": schedule_fn("from next_train"),
         },
     ),
 ]
