@@ -27,6 +27,9 @@ from typing import Any
 from dreamer_lite.returns import VALUE_ESTIMATORS
 
 OBJECTIVES = ("reconstruction", "contrastive", "reward")
+CONTRASTIVE_NEGATIVES = ("window", "batch")
+WEIGHT_INITS = ("torch", "keras")
+EVAL_MODES = ("mean", "densest_sample")
 OBS_TYPES = ("pixels", "state")
 CONV_PRECISIONS = ("fp32", "bf16")
 IMAGE_SIZE = 64
@@ -34,6 +37,10 @@ IMAGE_SIZE = 64
 # Fields of earlier versions, ignored when an old run's config.json is read (``from_dict``):
 # ``image_size`` could only ever be 64 (``IMAGE_SIZE``); ``extra`` was never used.
 RETIRED_FIELDS = ("image_size", "extra")
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot work; the message names the field and what to use."""
 
 
 def fast_mode() -> bool:
@@ -89,6 +96,19 @@ class Config:
     """KL below this many nats is not penalised (applied after averaging)."""
     kl_scale: float = 1.0
     """Weight of the KL term in the world-model loss."""
+    contrastive_negatives: str = "window"
+    """Candidates of the contrastive objective (``CONTRASTIVE_NEGATIVES``): ``window``, the
+    authors' TF1 code (each observation's Gaussian scores the states of a window of batch entries
+    and time steps, normalised over those states); ``batch``, the other batch entries at the same
+    time step only. Both normalise over states (``objectives``; notebook 02)."""
+    contrastive_time_window: int = 30
+    """Time shifts of the ``window`` negatives (the TF1 code's ``cpc_time_amount``)."""
+    contrastive_batch_window: int = 10
+    """Batch shifts of the ``window`` negatives (the TF1 code's ``cpc_batch_amount``)."""
+    weight_init: str = "torch"
+    """Initial weights (``WEIGHT_INITS``): ``torch``, PyTorch's layer defaults; ``keras``, the
+    official code's Keras defaults (Glorot-uniform kernels, zero biases, orthogonal recurrent GRU
+    weights; ``networks.keras_init_``). Compared in docs/RESULTS.md."""
 
     # --- behaviour ---------------------------------------------------------------------------
     horizon: int = 15
@@ -112,6 +132,10 @@ class Config:
     """Std of the Gaussian noise added to actions while collecting (continuous actions)."""
     expl_epsilon: float = 0.3
     """Epsilon of epsilon-greedy exploration (discrete actions)."""
+    eval_mode: str = "mean"
+    """The deterministic action of evaluation (``EVAL_MODES``): ``mean``, tanh of the Gaussian's
+    mean; ``densest_sample``, the most likely of 100 samples (the official code's
+    ``SampleDist.mode``). Every result in docs/RESULTS.md used ``mean``."""
 
     # --- optimisation ------------------------------------------------------------------------
     batch_size: int = 50
@@ -232,10 +256,16 @@ class Config:
         return cls(**values)
 
     @classmethod
+    def from_overrides(cls, items: list[str], preset: str = "paper", **values: Any) -> Config:
+        """A preset with ``FIELD=VALUE`` texts applied on top of ``values``, as ``--set`` does:
+        ``Config.from_overrides(["horizon=10"], "cpu", task="walker_walk")``."""
+        return cls.preset(preset, **{**values, **parse_overrides(items)})
+
+    @classmethod
     def preset(cls, name: str, **overrides: Any) -> Config:
         """A preset by name, one of ``PRESETS``: ``paper``, ``cpu`` or ``tiny``."""
         if name not in PRESETS:
-            raise ValueError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
+            raise ConfigError(f"unknown preset {name!r}; choose one of {list(PRESETS)}")
         return PRESETS[name](**overrides)
 
     # --- derived values ----------------------------------------------------------------------
@@ -269,7 +299,7 @@ class Config:
         values = {k: v for k, v in values.items() if k not in RETIRED_FIELDS}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise ValueError(f"unknown config fields {unknown}; known fields: {sorted(known)}")
+            raise ConfigError(f"unknown config fields {unknown}; known fields: {sorted(known)}")
         return cls(**values)
 
     def diff(self, other: Config) -> dict[str, tuple[Any, Any]]:
@@ -283,7 +313,7 @@ class Config:
     # --- validation --------------------------------------------------------------------------
     def _validate(self) -> None:
         def fail(name: str, why: str) -> None:
-            raise ValueError(f"Config.{name}={getattr(self, name)!r} is invalid: {why}")
+            raise ConfigError(f"Config.{name}={getattr(self, name)!r} is invalid: {why}")
 
         positive_ints = [
             "action_repeat",
@@ -306,6 +336,8 @@ class Config:
             "eval_episodes",
             "checkpoint_every",
             "replay_capacity",
+            "contrastive_time_window",
+            "contrastive_batch_window",
         ]
         for name in positive_ints:
             value = getattr(self, name)
@@ -326,6 +358,11 @@ class Config:
             "actor_mean_scale",
             "actor_min_std",
         ]
+        numbers = [*positive_floats, "free_nats", "kl_scale", "expl_noise", "discount", "lambda_"]
+        for name in [*numbers, "expl_epsilon"]:
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                fail(name, "must be a number")
         for name in positive_floats:
             if not float(getattr(self, name)) > 0:
                 fail(name, "must be > 0")
@@ -344,6 +381,12 @@ class Config:
             fail("value_estimator", f"choose one of {tuple(VALUE_ESTIMATORS)}")
         if self.obs_type not in OBS_TYPES:
             fail("obs_type", f"choose one of {OBS_TYPES}")
+        if self.contrastive_negatives not in CONTRASTIVE_NEGATIVES:
+            fail("contrastive_negatives", f"choose one of {CONTRASTIVE_NEGATIVES}")
+        if self.weight_init not in WEIGHT_INITS:
+            fail("weight_init", f"choose one of {WEIGHT_INITS}")
+        if self.eval_mode not in EVAL_MODES:
+            fail("eval_mode", f"choose one of {EVAL_MODES}")
         if self.conv_precision not in CONV_PRECISIONS:
             fail("conv_precision", f"choose one of {CONV_PRECISIONS}")
         if self.conv_precision != "fp32" and self.obs_type != "pixels":
@@ -368,28 +411,42 @@ PRESETS: dict[str, Callable[..., Config]] = {
 ``--preset`` choices of ``python -m dreamer_lite.train`` and ``python -m dreamer_lite.bench``."""
 
 
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    """``["horizon=10", "shadows=false"]`` -> typed values for ``Config`` fields (``--set``).
-
-    Each value is converted to the type of the field's default; a wrong name or value exits
-    with a message naming it (this serves command lines).
-    """
+def parse_value(name: str, text: str) -> Any:
+    """The text of a ``--set name=text`` as the type of ``Config.name``; a ``ConfigError`` names
+    the field when the text is not of that type (``horizon=2.7`` is an error, never 2)."""
     defaults = Config().to_dict()
+    if name not in defaults:
+        raise ConfigError(f"unknown Config field {name!r}; known fields: {sorted(defaults)}")
+    kind, stripped = type(defaults[name]), text.strip()
+    if kind is bool:
+        if stripped.lower() in ("true", "1", "yes", "on"):
+            return True
+        if stripped.lower() in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"Config.{name} must be true or false, got {text!r}")
+    if kind is int:
+        try:
+            number = float(stripped)
+        except ValueError:
+            raise ConfigError(f"Config.{name} must be an integer, got {text!r}") from None
+        if not number.is_integer():
+            raise ConfigError(f"Config.{name} must be an integer, got {text!r}")
+        return int(number)  # "1e5" -> 100000
+    if kind is float:
+        try:
+            return float(stripped)
+        except ValueError:
+            raise ConfigError(f"Config.{name} must be a number, got {text!r}") from None
+    return stripped
+
+
+def parse_overrides(items: list[str]) -> dict[str, Any]:
+    """``["horizon=10", "shadows=false"]`` -> ``{"horizon": 10, "shadows": False}``, each value
+    typed by ``parse_value``; a malformed item is a ``ConfigError`` naming it."""
     out: dict[str, Any] = {}
     for item in items:
         name, sep, text = item.partition("=")
-        if not sep or name not in defaults:
-            raise SystemExit(
-                f"--set {item!r}: expected FIELD=VALUE with FIELD one of {sorted(defaults)}"
-            )
-        kind = type(defaults[name])
-        try:
-            if kind is bool:
-                if text.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                    raise ValueError(text)
-                out[name] = text.lower() in ("true", "1", "yes")
-            else:
-                out[name] = kind(float(text)) if kind is int else kind(text)
-        except ValueError:
-            raise SystemExit(f"--set {item!r}: {text!r} is not a valid {kind.__name__}") from None
+        if not sep or not name.strip():
+            raise ConfigError(f"--set {item!r}: expected FIELD=VALUE, e.g. horizon=10")
+        out[name.strip()] = parse_value(name.strip(), text)
     return out

@@ -119,12 +119,17 @@ def _import_suite() -> Any:
     return suite
 
 
-def _split_task(task: str) -> tuple[str, str]:
-    """'ball_in_cup_catch' -> ('ball_in_cup', 'catch'); unknown names raise ValueError."""
+class UnknownTaskError(ValueError):
+    """A task name that the Control Suite does not have; the message suggests close names."""
+
+
+def split_task(task: str) -> tuple[str, str]:
+    """'ball_in_cup_catch' -> ('ball_in_cup', 'catch'); an unknown name raises
+    ``UnknownTaskError`` (with the closest known names)."""
     if task not in _SPLIT:
         close = difflib.get_close_matches(task, list(_SPLIT), n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise ValueError(f"Unknown task {task!r}.{hint} Valid tasks: {', '.join(_SPLIT)}.")
+        raise UnknownTaskError(f"Unknown task {task!r}.{hint} Valid tasks: {', '.join(_SPLIT)}.")
     return _SPLIT[task]
 
 
@@ -288,7 +293,7 @@ def make_env(
     Returns:
         A :class:`DMCEnv`. See notebooks/01_rssm_elbo.ipynb.
     """
-    domain, task_name = _split_task(task)
+    domain, task_name = split_task(task)
     if obs_type not in OBS_TYPES:
         raise ValueError(f"obs_type must be one of {OBS_TYPES}, got {obs_type!r}.")
     for name, value in (("action_repeat", action_repeat), ("size", size)):

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from dreamer_lite.config import Config
+from dreamer_lite.config import Config, ConfigError
 from dreamer_lite.rollout import random_policy_return
 
 # Fields that may differ when a run is resumed: they change how it runs, not what it learns.
@@ -40,6 +40,12 @@ RESUMABLE_FIELDS = frozenset(
         "compile",
     }
 )
+
+
+class RunDirError(ValueError):
+    """A run folder that cannot be used as it is; the message names the file and the way out."""
+
+
 TEMP_PATTERN = ".*.tmp"  # the names ``atomic_write`` gives its temporary files
 
 
@@ -114,6 +120,8 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         """Open (or create) the folder and clear what killed writers left behind."""
         self.path = Path(path)
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"--logdir {self.path} is a file, not a folder: name a new folder")
         self.path.mkdir(parents=True, exist_ok=True)
         remove_stray_temp_files(self.path)
 
@@ -137,11 +145,17 @@ class RunDir:
         ``RESUMABLE_FIELDS``) with a ValueError naming the fields; then save ``cfg``."""
         path = self.path / "config.json"
         if path.exists():
-            saved = Config.from_dict(json.loads(path.read_text()))
+            try:
+                saved = Config.from_dict(json.loads(path.read_text()))
+            except (json.JSONDecodeError, UnicodeDecodeError, ConfigError, TypeError) as error:
+                raise RunDirError(
+                    f"{path} is not a readable config of this version ({error}). Use a new "
+                    "--logdir, or restore the file written by the run."
+                ) from error
             diff = {k: v for k, v in saved.diff(cfg).items() if k not in RESUMABLE_FIELDS}
             if diff:
                 lines = ", ".join(f"{k}: saved {a!r} vs now {b!r}" for k, (a, b) in diff.items())
-                raise ValueError(
+                raise RunDirError(
                     f"{self.path} holds a run with a different config ({lines}). Use a new "
                     "--logdir, or the same settings to resume it."
                 )

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import time
 import warnings
 from collections import defaultdict
@@ -45,11 +46,11 @@ from dreamer_lite.checkpoint import (
     seed_everything,
     set_random_states,
 )
-from dreamer_lite.config import OBS_TYPES, PRESETS, Config, parse_overrides
-from dreamer_lite.envs import make_task_env
+from dreamer_lite.config import OBS_TYPES, PRESETS, Config, ConfigError
+from dreamer_lite.envs import UnknownTaskError, make_task_env, split_task
 from dreamer_lite.replay import ReplayBuffer
 from dreamer_lite.rollout import EpisodeRecorder, random_policy, run_episode
-from dreamer_lite.rundir import RunDir, load_history
+from dreamer_lite.rundir import RunDir, RunDirError, load_history
 from dreamer_lite.schedule import updates_due
 
 
@@ -120,7 +121,16 @@ class Trainer:
         the metrics logged after it. True when the run resumed."""
         if not self.rundir.checkpoint_path.exists():
             return False
-        state = load_checkpoint(self.rundir.checkpoint_path, map_location=self.agent.device)
+        path = self.rundir.checkpoint_path
+        try:
+            state = load_checkpoint(path, map_location=self.agent.device)
+        except Exception as error:  # a truncated zip, a foreign pickle, ...: name the file
+            raise RunDirError(
+                f"{path} cannot be read ({type(error).__name__}: {str(error).split('. ')[0]}). "
+                "It is truncated or "
+                "not a dreamer_lite checkpoint. Use a new --logdir, or restore the file (resuming "
+                "from the episodes alone is not supported)."
+            ) from error
         self.agent.load_checkpoint_state(state["agent"])
         self.replay.load_state_dict(state["replay"])
         set_random_states(state["random"])
@@ -300,8 +310,16 @@ def train(
         env_factory: ``(cfg, seed) -> env``; ``envs.make_task_env`` by default (tests pass fakes).
         final_media: at the end, evaluate, write the learning curve and the videos.
     """
-    logdir = Path(logdir)
-    trainer = Trainer(cfg, logdir, env_factory, callback, progress)
+    trainer = Trainer(cfg, Path(logdir), env_factory, callback, progress)
+    return drive(trainer, max_minutes=max_minutes, final_media=final_media)
+
+
+def drive(
+    trainer: Trainer, *, max_minutes: float | None = None, final_media: bool = True
+) -> dict[str, list[dict[str, Any]]]:
+    """Run a set-up ``Trainer`` to its end (or ``max_minutes``), saving on every way out; then
+    the final evaluation and media. Returns the history. ``train`` and the CLI call it."""
+    logdir = trainer.rundir.path
     try:
         trainer.run(None if max_minutes is None else 60.0 * max_minutes)
     except NonFiniteLossError as err:
@@ -366,21 +384,37 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FIELD=VALUE",
         help="override any Config field, e.g. --set horizon=10 objective=contrastive",
     )
+    parser.add_argument(
+        "--debug", action="store_true", help="show full tracebacks (or DREAMER_LITE_DEBUG=1)"
+    )
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Parse the command line, train, and print where the results are."""
-    args = build_parser().parse_args(argv)
-    overrides: dict[str, Any] = {"task": args.task, "seed": args.seed, "device": args.device}
+    """Parse the command line, train, and print where the results are.
+
+    A mistake in the input (a bad value, an unknown task, an unusable run folder) ends with one
+    line on stderr and exit status 2, like argparse's own errors; ``--debug`` (or the
+    environment variable ``DREAMER_LITE_DEBUG=1``) shows the full traceback instead.
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("DREAMER_LITE_DEBUG", "") not in ("", "0")
+    fixed: dict[str, Any] = {"task": args.task, "seed": args.seed, "device": args.device}
     if args.steps is not None:
-        overrides["total_steps"] = args.steps
+        fixed["total_steps"] = args.steps
     if args.obs is not None:
-        overrides["obs_type"] = args.obs
-    overrides.update(parse_overrides(args.set))
-    cfg = Config.preset(args.preset, **overrides)
+        fixed["obs_type"] = args.obs
     logdir = Path(args.logdir or f"runs/{args.task}-{args.preset}")
-    history = train(cfg, logdir, max_minutes=args.minutes)
+    try:
+        cfg = Config.from_overrides(args.set, args.preset, **fixed)
+        split_task(cfg.task)  # an unknown task fails here, before anything is written
+        trainer = Trainer(cfg, logdir, make_task_env, None, progress=True)
+    except (ConfigError, RunDirError, UnknownTaskError) as error:
+        if debug:
+            raise
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    history = drive(trainer, max_minutes=args.minutes)
     evals = history.get("eval", [])
     if evals:
         last = evals[-1]

@@ -11,8 +11,10 @@ from dreamer_lite.config import (
     PRESETS,
     VALUE_ESTIMATORS,
     Config,
+    ConfigError,
     fast_mode,
     parse_overrides,
+    parse_value,
 )
 
 # Every value that docs/REFERENCE.md lists for the paper preset.
@@ -195,18 +197,57 @@ def test_extra_field_is_gone():
 
 
 def test_parse_overrides_types_and_errors():
-    """``--set FIELD=VALUE`` strings become values of each field's type; bad ones exit."""
-    items = ["horizon=10", "shadows=false", "model_lr=3e-4", "task=walker_walk"]
+    """``--set FIELD=VALUE`` strings become values of each field's type; bad ones name the field."""
+    items = ["horizon=10", "shadows=false", "model_lr=3e-4", "task=walker_walk", "total_steps=1e5"]
     assert parse_overrides(items) == {
         "horizon": 10,
         "shadows": False,
         "model_lr": 3e-4,
         "task": "walker_walk",
+        "total_steps": 100_000,
     }
-    with pytest.raises(SystemExit, match="horizn"):
+    with pytest.raises(ConfigError, match="horizn"):
         parse_overrides(["horizn=3"])
-    with pytest.raises(SystemExit, match="not a valid bool"):
+    with pytest.raises(ConfigError, match="shadows must be true or false"):
         parse_overrides(["shadows=maybe"])
+    with pytest.raises(ConfigError, match="expected FIELD=VALUE"):
+        parse_overrides(["horizon"])
+
+
+# One text per field type that must be refused, and why (the field is named in the message).
+BAD_TEXT = {int: ["2.7", "ten", "", "1e-3"], float: ["fast", "", "1,5"], bool: ["maybe", "2", ""]}
+
+
+@pytest.mark.parametrize("field", [f.name for f in dataclasses.fields(Config)])
+def test_parse_value_round_trips_and_refuses_every_field(field):
+    """Every field: the text of its default parses back to the same value and type, and texts
+    of the wrong type are refused with the field's name (never silently truncated)."""
+    default = getattr(Config(), field)
+    kind = type(default)
+    text = str(default).lower() if kind is bool else str(default)
+    value = parse_value(field, text)
+    assert value == default and type(value) is kind
+    for bad in BAD_TEXT.get(kind, []):
+        with pytest.raises(ConfigError, match=f"Config.{field} must be"):
+            parse_value(field, bad)
+
+
+def test_from_overrides_applies_texts_on_a_preset():
+    cfg = Config.from_overrides(["horizon=7", "objective=contrastive"], "cpu", seed=3)
+    assert (cfg.horizon, cfg.objective, cfg.seed) == (7, "contrastive", 3)
+    assert cfg.batch_size == Config.cpu().batch_size  # the rest is the preset's
+    with pytest.raises(ConfigError, match="horizon must be an integer"):
+        Config.from_overrides(["horizon=2.7"], "cpu")
+    with pytest.raises(ConfigError, match="discount=1.5 is invalid"):
+        Config.from_overrides(["discount=1.5"])
+    with pytest.raises(ConfigError, match="unknown preset"):
+        Config.from_overrides([], "cpuu")
+
+
+def test_config_errors_are_value_errors():
+    """``ConfigError`` subclasses ValueError, so code that caught ValueError still does."""
+    with pytest.raises(ValueError, match="must be a number"):
+        Config(discount="0.9")
 
 
 def test_diff_lists_changed_fields():

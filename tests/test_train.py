@@ -181,9 +181,10 @@ def test_sigkill_then_resume_loses_nothing(tmp_path):
     assert last_updates > 0
 
 
-def test_cli_rejects_unknown_task(tmp_path):
-    with pytest.raises(ValueError, match="Unknown task"):
-        main(["--task", "cartpole_run", "--preset", "tiny", "--logdir", str(tmp_path)])
+def test_cli_rejects_unknown_task(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--task", "cartpole_run", "--preset", "tiny", "--logdir", str(tmp_path / "run")])
+    assert "Unknown task 'cartpole_run'" in capsys.readouterr().err
 
 
 @pytest.mark.dmc
