@@ -17,6 +17,7 @@ from torch import nn
 from dreamer_lite.behavior import Actor, Critic, frozen, imagined_behavior, value_loss
 from dreamer_lite.compiling import compile_agent
 from dreamer_lite.config import Config
+from dreamer_lite.networks import keras_init_
 from dreamer_lite.rssm import LatentState
 from dreamer_lite.world_model import WorldModel
 
@@ -80,6 +81,8 @@ class Dreamer(nn.Module):
             min_std=cfg.actor_min_std,
         )
         self.critic = Critic(feat, units=cfg.units, layers=cfg.value_layers)
+        if cfg.weight_init == "keras":
+            keras_init_(self)
         self._device = resolve_device(cfg.device)
         check_precision(cfg.conv_precision, self._device)
         self.to(self._device)
@@ -113,7 +116,7 @@ class Dreamer(nn.Module):
         """Choose actions for a batch of observations (B, *obs_shape). Never trains.
 
         ``explore``: sample from the actor and add exploration noise (collection); otherwise take
-        the actor's mode (evaluation). Returns actions (B, A) as numpy and the next state.
+        the actor's deterministic action (evaluation; ``cfg.eval_mode`` says which). Returns actions (B, A) as numpy and the next state.
         """
         obs_t = torch.as_tensor(np.asarray(obs), device=self.device)
         if state is None:
@@ -124,6 +127,8 @@ class Dreamer(nn.Module):
         if explore:
             action = self.actor(feat).sample()
             action = self._explore(action)
+        elif self.cfg.eval_mode == "densest_sample" and not self.discrete:
+            action = self.actor.densest_sample(feat)
         else:
             action = self.actor.mode(feat)
         return action.cpu().numpy(), AgentState(latent, action)

@@ -86,6 +86,19 @@ class Actor(nn.Module):
             return nn.functional.one_hot(index, self.action_size).to(out.dtype)
         return torch.tanh(self._squash_mean(out.unbind(-2)[0]))
 
+    def densest_sample(self, feat: torch.Tensor, samples: int = 100) -> torch.Tensor:
+        """The evaluation action of the official code (``SampleDist.mode``): of ``samples``
+        draws from the continuous action distribution, the one of highest density. (..., A).
+
+        With the tanh squashing, tanh(mean) is not the most likely action; the densest sample
+        approximates the mode of the squashed distribution.
+        """
+        dist = self(feat)
+        draws = dist.sample((samples,))  # (samples, ..., A)
+        best = dist.log_prob(draws).argmax(0)  # (...): the index of the densest draw
+        index = best.unsqueeze(0).unsqueeze(-1).expand(1, *draws.shape[1:])
+        return draws.gather(0, index).squeeze(0)
+
 
 def straight_through_sample(logits: torch.Tensor) -> torch.Tensor:
     """A one-hot sample (..., A) whose gradient is that of the probabilities (straight-through).

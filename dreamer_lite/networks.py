@@ -22,6 +22,27 @@ def count_parameters(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
 
+def keras_init_(module: nn.Module) -> nn.Module:
+    """Re-initialise ``module`` in place as the official TF2 code's Keras layers start: Glorot-
+    uniform weights and zero biases for dense, conv and transposed-conv layers; for a GRU cell
+    Glorot-uniform input weights, orthogonal recurrent weights, zero biases. Returns ``module``.
+
+    PyTorch's defaults differ (Kaiming-uniform with a = sqrt(5), uniform biases); the choice is
+    ``Config.weight_init``, and docs/RESULTS.md compares the two.
+    """
+    for layer in module.modules():
+        if isinstance(layer, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.GRUCell):
+            nn.init.xavier_uniform_(layer.weight_ih)
+            nn.init.orthogonal_(layer.weight_hh)
+            nn.init.zeros_(layer.bias_ih)
+            nn.init.zeros_(layer.bias_hh)
+    return module
+
+
 def _flatten_leading(x: torch.Tensor, keep: int) -> tuple[torch.Tensor, tuple[int, ...]]:
     """Merge all but the last ``keep`` dims into one batch dim; return the merged shape too."""
     lead = x.shape[: x.dim() - keep]

@@ -70,19 +70,21 @@ def kl_loss(
 def info_nce_loss(scores: torch.Tensor) -> torch.Tensor:
     """Negative InfoNCE bound from a score matrix; lower is better. Notebook 02 derives it.
 
-    ``scores[..., i, j] = log q(s_i | o_j)``: how well observation j explains state i. Row i's
-    positive is its own observation (the diagonal); the other observations of the batch are its
-    negatives. The bound (paper, eq. 12) is
+    ``scores[..., i, j] = log q(s_i | o_j)``: how well observation j's Gaussian explains state i.
+    Column j's positive is its own state (the diagonal); the other states of the batch are its
+    negatives. As in the authors' code (``google-research/dreamer``, ``compute_cpc_loss``), each
+    observation's Gaussian is held fixed and the normaliser runs over the **states** i:
 
-        mean_i [ scores[i, i] - logsumexp_j scores[i, j] ]  <=  0,
+        mean_j [ scores[j, j] - logsumexp_i scores[i, j] ]  <=  0,
 
-    and it is at most log N above ``-log N``, the value for uninformative scores. Returns minus
-    the bound averaged over all leading dims: a scalar.
+    so the log-stds of q(. | o_j), common to its whole column, cancel. (The paper's eq. 12 writes
+    the normaliser over observations instead.) The estimate ``log N - loss`` is at most log N.
+    Returns minus the bound averaged over all leading dims: a scalar.
     """
     if scores.dim() < 2 or scores.shape[-1] != scores.shape[-2]:
         raise ValueError(f"scores must be square in its last two dims, got {tuple(scores.shape)}")
     positive = torch.diagonal(scores, dim1=-2, dim2=-1)  # (..., N)
-    normaliser = torch.logsumexp(scores, dim=-1)  # (..., N)
+    normaliser = torch.logsumexp(scores, dim=-2)  # (..., N): over the states i of each column j
     return -(positive - normaliser).mean()
 
 

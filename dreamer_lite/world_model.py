@@ -8,8 +8,10 @@ The loss for every objective is
     kl_scale * max(mean KL(post || prior), free_nats) - mean log p(r_t | s_t) + representation
 
 where the representation term is ``- mean log p(o_t | s_t)`` (``reconstruction``, the ELBO),
-``- InfoNCE`` (``contrastive``, paper eq. 12, negatives from the other batch entries at the same
-time step) or nothing (``reward``).
+``- InfoNCE`` (``contrastive``; by default the authors' TF1 form: each observation's Gaussian
+q(s | o_t) scores the states of a window of batch entries and time steps, normalised over those
+states; ``contrastive_negatives="batch"`` takes only the other batch entries at the same time step)
+or nothing (``reward``).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dreamer_lite.config import CONV_PRECISIONS, OBJECTIVES, Config
+from dreamer_lite.config import CONTRASTIVE_NEGATIVES, CONV_PRECISIONS, OBJECTIVES, Config
 from dreamer_lite.networks import MLP, ConvDecoder, ConvEncoder, VectorDecoder, VectorEncoder
 from dreamer_lite.objectives import (
     contrastive_scores,
@@ -27,6 +29,8 @@ from dreamer_lite.objectives import (
     info_nce_loss,
     kl_loss,
     log_likelihood,
+    window_info_nce_loss,
+    window_offsets,
 )
 from dreamer_lite.rssm import RSSM, LatentState
 
@@ -64,6 +68,9 @@ class WorldModel(nn.Module):
         free_nats: float = 3.0,
         kl_scale: float = 1.0,
         conv_precision: str = "fp32",
+        contrastive_negatives: str = "window",
+        time_window: int = 30,
+        batch_window: int = 10,
     ) -> None:
         super().__init__()
         if conv_precision not in CONV_PRECISIONS:
@@ -74,6 +81,10 @@ class WorldModel(nn.Module):
         self.objective = objective
         self.free_nats = free_nats
         self.kl_scale = kl_scale
+        if contrastive_negatives not in CONTRASTIVE_NEGATIVES:
+            raise ValueError(f"contrastive_negatives: choose one of {CONTRASTIVE_NEGATIVES}")
+        self.contrastive_negatives = contrastive_negatives
+        self.time_window, self.batch_window = time_window, batch_window
         self.min_std = min_std
         if self.pixels:
             self.encoder: nn.Module = ConvEncoder(cnn_depth, in_channels=self.obs_shape[0])
@@ -113,7 +124,17 @@ class WorldModel(nn.Module):
             free_nats=cfg.free_nats,
             kl_scale=cfg.kl_scale,
             conv_precision=cfg.conv_precision,
+            contrastive_negatives=cfg.contrastive_negatives,
+            time_window=cfg.contrastive_time_window,
+            batch_window=cfg.contrastive_batch_window,
         )
+
+    def contrastive_candidates(self, length: int, batch: int) -> int:
+        """K, the states each observation is scored against for a batch (T, B) = (length,
+        batch): the positive and its negatives. The contrastive estimate is at most log K."""
+        if self.contrastive_negatives == "window":
+            return len(window_offsets(length, batch, self.time_window, self.batch_window))
+        return batch
 
     # --- pieces ------------------------------------------------------------------------------
     def _conv_autocast(self, device: torch.device) -> torch.autocast:
@@ -173,9 +194,12 @@ class WorldModel(nn.Module):
             stats = self.contrast(embed)  # (T, B, 2, F)
             mean, raw_std = stats.unbind(-2)  # (T, B, F) each
             std = nn.functional.softplus(raw_std) + self.min_std
-            # Negatives: the other batch entries at the same time step.
-            scores = contrastive_scores(feat, mean, std)  # (T, B, B)
-            nce = info_nce_loss(scores)
+            if self.contrastive_negatives == "window":  # the authors' TF1 code
+                nce = window_info_nce_loss(
+                    feat, mean, std, time_window=self.time_window, batch_window=self.batch_window
+                )
+            else:  # the other batch entries at the same time step
+                nce = info_nce_loss(contrastive_scores(feat, mean, std))  # scores (T, B, B)
             total = total + nce
             terms["info_nce"] = -nce
 

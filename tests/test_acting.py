@@ -64,3 +64,29 @@ def test_evaluation_takes_the_squashed_mean_of_the_actor():
     expected = np.tanh(scale * np.tanh(raw_mean.numpy() / scale))
     np.testing.assert_allclose(actions, expected, rtol=1e-5, atol=1e-6)
     assert np.abs(expected).max() > 1e-3  # not trivially zero
+
+
+def test_evaluation_densest_sample_is_the_most_likely_of_100_draws():
+    """eval_mode="densest_sample": replayed by hand with the same seed, 100 draws from the
+    actor's distribution on the same posterior, and the one of highest log-density per row."""
+    agent = make_agent(eval_mode="densest_sample")
+    obs = np.random.default_rng(1).standard_normal((3, X)).astype(np.float32)
+    torch.manual_seed(11)
+    actions, _ = agent.act(obs, explore=False)
+
+    torch.manual_seed(11)
+    with torch.no_grad():
+        start = agent.initial_state(3)
+        embed = agent.world_model.embed(torch.as_tensor(obs))
+        latent, _ = agent.world_model.rssm.observe_step(start.latent, start.action, embed)
+        dist = agent.actor(latent.feat)
+        draws = dist.sample((100,))  # (100, B, A)
+        log_prob = dist.log_prob(draws)  # (100, B)
+    for row in range(3):
+        best = max(range(100), key=lambda k: float(log_prob[k, row]))
+        np.testing.assert_allclose(actions[row], draws[best, row].numpy(), rtol=1e-6)
+    mean_action = np.tanh(
+        agent.cfg.actor_mean_scale
+        * np.tanh(agent.actor.net(latent.feat)[:, 0].detach().numpy() / agent.cfg.actor_mean_scale)
+    )
+    assert not np.allclose(actions, mean_action, atol=1e-3)  # the two modes differ here

@@ -1,7 +1,10 @@
 """Tests of dreamer_lite.networks: output shapes and the paper's parameter counts."""
 
+import math
+
 import pytest
 import torch
+from torch import nn
 
 from dreamer_lite.agent import Dreamer
 from dreamer_lite.config import Config
@@ -109,3 +112,34 @@ def test_fast_conv_paths_equal_the_plain_layers():
     reference.load_state_dict(encoder.state_dict())
     image = torch.rand(2, 3, 3, 64, 64)
     torch.testing.assert_close(encoder(image), reference(image), rtol=1e-5, atol=1e-5)
+
+
+def test_keras_init_glorot_weights_zero_biases_orthogonal_recurrence():
+    """keras_init_: every dense/conv weight within the Glorot-uniform limit sqrt(6 / (fan_in +
+    fan_out)) with the variance of that uniform, zero biases, an orthogonal recurrent GRU matrix."""
+    from dreamer_lite.networks import keras_init_
+
+    torch.manual_seed(0)
+    agent = Dreamer(Config.tiny(device="cpu", weight_init="keras"), (3, 64, 64), 2)
+    layers = [
+        m for m in agent.modules() if isinstance(m, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d))
+    ]
+    assert len(layers) > 10
+    for layer in layers:
+        w = layer.weight.detach()
+        receptive = w[0, 0].numel() if w.dim() > 2 else 1
+        fan_sum = (w.shape[0] + w.shape[1]) * receptive
+        limit = math.sqrt(6.0 / fan_sum)
+        assert w.abs().max() <= limit + 1e-6
+        if w.numel() > 2000:  # enough draws for the variance of U(-a, a) = a^2 / 3
+            assert abs(w.var().item() / (limit**2 / 3) - 1) < 0.15
+        assert layer.bias is None or torch.count_nonzero(layer.bias) == 0
+    gru = agent.world_model.rssm.gru
+    w_hh = gru.weight_hh.detach()  # (3D, D): orthonormal columns
+    torch.testing.assert_close(w_hh.T @ w_hh, torch.eye(w_hh.shape[1]), atol=1e-5, rtol=0)
+    assert torch.count_nonzero(gru.bias_ih) == 0 and torch.count_nonzero(gru.bias_hh) == 0
+    torch_default = Dreamer(Config.tiny(device="cpu"), (3, 64, 64), 2)
+    assert any(
+        torch.count_nonzero(m.bias) > 0 for m in torch_default.modules() if isinstance(m, nn.Linear)
+    )
+    assert keras_init_(nn.Linear(2, 2)) is not None

@@ -12,6 +12,8 @@ from dreamer_lite.objectives import (
     info_nce_loss,
     kl_loss,
     log_likelihood,
+    window_info_nce_loss,
+    window_offsets,
 )
 
 
@@ -86,14 +88,66 @@ def test_kl_loss_is_scalar():
 
 
 def info_nce_loop(scores: torch.Tensor) -> float:
-    """Plain-loop reference: minus the mean over rows of score[i, i] - log sum_j exp(score[i, j])."""
+    """Plain-loop reference: minus the mean over observations j (columns) of
+    score[j, j] - log sum_i exp(score[i, j]), the normaliser over the states i."""
     flat = scores.reshape(-1, scores.shape[-2], scores.shape[-1]).tolist()
     total, count = 0.0, 0
     for matrix in flat:
-        for i, row in enumerate(matrix):
-            total += row[i] - math.log(sum(math.exp(x) for x in row))
+        n = len(matrix)
+        for j in range(n):
+            total += matrix[j][j] - math.log(sum(math.exp(matrix[i][j]) for i in range(n)))
             count += 1
     return -total / count
+
+
+def test_info_nce_normalises_over_states_by_hand():
+    """A 2 x 2 case worked by hand: column 0 holds log q(s_0|o_0) = 0 and log q(s_1|o_0) = ln 3,
+    so observation 0's term is 0 - ln(1 + 3); column 1 holds ln 2 (s_0) and 0 (s_1): 0 - ln 3."""
+    scores = torch.tensor([[0.0, math.log(2.0)], [math.log(3.0), 0.0]])
+    expected = -(-math.log(4.0) - math.log(3.0)) / 2
+    assert info_nce_loss(scores).item() == pytest.approx(expected, rel=1e-6)
+
+
+def window_nce_loop(feat, mean, std, time_window, batch_window) -> float:
+    """The authors' windowed objective by plain loops: for every observation (t, b), the states
+    at ((t - dt) mod T, (b - db) mod B) for dt, db in the centred window are its candidates."""
+    length, batch, size = feat.shape
+    tw, bw = min(time_window, length), min(batch_window, batch)
+    total = 0.0
+
+    def log_q(tt, bb, t, b):  # log N(s_{tt,bb}; mean_{t,b}, std_{t,b}), summed over features
+        out = 0.0
+        for f in range(size):
+            m, s, x = float(mean[t, b, f]), float(std[t, b, f]), float(feat[tt, bb, f])
+            out += -0.5 * ((x - m) / s) ** 2 - math.log(s) - 0.5 * math.log(2 * math.pi)
+        return out
+
+    for t in range(length):
+        for b in range(batch):
+            candidates = [
+                log_q((t - dt) % length, (b - db) % batch, t, b)
+                for db in range(-(bw // 2), bw - bw // 2)
+                for dt in range(-(tw // 2), tw - tw // 2)
+            ]
+            total += log_q(t, b, t, b) - math.log(sum(math.exp(c) for c in candidates))
+    return -total / (length * batch)
+
+
+@pytest.mark.parametrize(("time_window", "batch_window"), [(2, 2), (3, 2), (30, 10)])
+def test_window_info_nce_equals_loops(time_window, batch_window):
+    gen = torch.Generator().manual_seed(8)
+    feat, mean = torch.randn(4, 3, 2, generator=gen), torch.randn(4, 3, 2, generator=gen)
+    std = torch.rand(4, 3, 2, generator=gen) + 0.5
+    got = window_info_nce_loss(feat, mean, std, time_window=time_window, batch_window=batch_window)
+    expected = window_nce_loop(feat, mean, std, time_window, batch_window)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_window_offsets_count_and_centre():
+    offsets = window_offsets(50, 50, time_window=30, batch_window=10)
+    assert len(offsets) == 300 and (0, 0) in offsets  # the paper's K; the positive is a candidate
+    assert min(dt for dt, _ in offsets) == -15 and max(dt for dt, _ in offsets) == 14
+    assert len(window_offsets(8, 4, time_window=30, batch_window=10)) == 32  # clipped to (T, B)
 
 
 def aligned_features(n: int = 8, f: int = 6, seed: int = 0):

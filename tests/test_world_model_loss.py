@@ -105,3 +105,45 @@ def test_total_is_the_sum_of_its_terms(free_nats):
     total, terms, _, _ = loss_and_states(model, make_batch())
     expected = 0.5 * terms["kl_term"] - terms["reward_log_prob"] - terms["obs_log_prob"]
     torch.testing.assert_close(total.detach(), expected)
+
+
+@pytest.mark.parametrize("negatives", ["window", "batch"])
+def test_contrastive_term_normalises_over_states(negatives):
+    """The contrastive term, recomputed by loops from the model's own Gaussians q(. | o_tb) and
+    posterior states: for each observation, its state's log-density minus the log-sum-exp over
+    the candidate states (the window around it, or the batch at the same time step)."""
+    model = make_model(
+        (4,),
+        objective="contrastive",
+        contrastive_negatives=negatives,
+        time_window=2,
+        batch_window=2,
+    )
+    batch = make_batch((4,))
+    _, terms, post, _ = loss_and_states(model, batch)
+    with torch.no_grad():
+        mean, raw_std = model.contrast(model.embed(batch["obs"])).unbind(-2)  # (T, B, F)
+        std = torch.nn.functional.softplus(raw_std) + model.min_std
+    feat = post.feat
+
+    def log_q(state, t, b):  # log N(state; mean_tb, std_tb), summed over the features
+        return gaussian_density_sum(state, mean[t, b], std[t, b])
+
+    total = 0.0
+    for t in range(T):
+        for b in range(B):
+            if negatives == "window":
+                shifts = [(dt, db) for db in (-1, 0) for dt in (-1, 0)]
+                cands = [feat[(t - dt) % T, (b - db) % B] for dt, db in shifts]
+            else:
+                cands = [feat[t, k] for k in range(B)]
+            scores = torch.stack([log_q(c, t, b) for c in cands])
+            total += log_q(feat[t, b], t, b) - torch.logsumexp(scores, 0)
+    torch.testing.assert_close(terms["info_nce"], total / (T * B), rtol=1e-5, atol=1e-5)
+    assert model.contrastive_candidates(T, B) == (4 if negatives == "window" else B)
+
+
+def gaussian_density_sum(x, mean, std):
+    """log N(x; mean, std) summed over the last dim, written out."""
+    z = (x - mean) / std
+    return (-0.5 * z**2 - torch.log(std) - 0.5 * math.log(2 * math.pi)).sum(-1)

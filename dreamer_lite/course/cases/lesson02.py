@@ -82,8 +82,8 @@ def info_nce_loss_cases() -> list[Case]:
     scores = torch.randn(5, 5, generator=gen, dtype=F64) * 2
     scores = scores + torch.linspace(0, 3, 5, dtype=F64)  # columns differ: not symmetric
     hint = (
-        "for each row i: its diagonal score minus the log-sum-exp of row i over the observations "
-        "j; average, and negate (a loss)"
+        "for each observation j (a column): its diagonal score minus the log-sum-exp of column j "
+        "over the states i; average, and negate (a loss)"
     )
     stable = "use torch.logsumexp, which never overflows"
 
@@ -93,9 +93,9 @@ def info_nce_loss_cases() -> list[Case]:
 
     def values(f):
         diag = torch.diagonal(scores)
-        wrong_axis = -(diag - torch.logsumexp(scores, dim=0)).mean()
+        wrong_axis = -(diag - torch.logsumexp(scores, dim=1)).mean()
         wrong = (
-            (wrong_axis, "the normaliser runs over the wrong axis: sum over j, the last dim"),
+            (wrong_axis, "the normaliser runs over the wrong axis: over the states i, dim -2"),
             (-diag.mean(), "the bound needs its normaliser over the negatives"),
         )
         close(result(f(scores), ()), ref(scores), "the loss differs", hint, wrong)
@@ -159,13 +159,13 @@ def nce(mode):
     def info_nce_loss(scores):
         positive = torch.diagonal(scores, dim1=-2, dim2=-1)
         if mode == "wrong axis":
-            normaliser = torch.logsumexp(scores, dim=-2)
+            normaliser = torch.logsumexp(scores, dim=-1)
         elif mode == "no normaliser":
             normaliser = 0.0
         elif mode == "naive":
-            normaliser = torch.log(torch.exp(scores).sum(-1))
+            normaliser = torch.log(torch.exp(scores).sum(-2))
         else:
-            normaliser = torch.logsumexp(scores, dim=-1)
+            normaliser = torch.logsumexp(scores, dim=-2)
         bound = (positive - normaliser).mean()
         return bound if mode == "not negated" else -bound
 
