@@ -6,6 +6,7 @@ Shape legend: ``...`` leading dims such as ``T, B``; ``S`` stochastic size; ``N`
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 from torch.distributions import Independent, Normal, kl_divergence
@@ -150,3 +151,32 @@ def window_info_nce_loss(
     )  # (K, T, B)
     positive = Independent(Normal(mean, std), 1).log_prob(feat)  # (T, B)
     return -(positive - torch.logsumexp(scores, dim=0)).mean()
+
+
+class FreeNatsWatch:
+    """Warns once when the KL has stayed below ``free_nats`` for ``phases`` training phases.
+
+    Below free nats the KL term is a constant: neither the prior nor the posterior gets any
+    gradient from it, so the prior (the only thing imagination uses) does not learn and the
+    actor trains on dreams that drift from reality. Small models and vector observations can
+    sit there for a whole run; lowering ``free_nats`` fixes it (the CPU preset uses 1.0).
+    """
+
+    def __init__(self, free_nats: float, phases: int = 10) -> None:
+        """Watch for ``phases`` phases in a row entirely below ``free_nats``."""
+        self.free_nats, self.phases, self.streak, self.warned = free_nats, phases, 0, False
+
+    def observe(self, fraction_below: float) -> bool:
+        """Record one phase's fraction of updates with KL < free nats; True when it warns."""
+        self.streak = self.streak + 1 if fraction_below >= 1.0 else 0
+        if self.streak < self.phases or self.warned or self.free_nats <= 0:
+            return False
+        self.warned = True
+        warnings.warn(
+            f"KL(posterior || prior) has stayed below free_nats={self.free_nats} for "
+            f"{self.streak} training phases: the prior gets no gradient, so imagination will not "
+            f"follow reality. Lower it, e.g. --set free_nats=1.0 (see notebook 05).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return True

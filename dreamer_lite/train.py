@@ -24,11 +24,8 @@ and the episodes on disk, losing at most the unfinished episode.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import os
 import time
-import warnings
 from collections import defaultdict
 from collections.abc import Callable
 from functools import partial
@@ -46,41 +43,13 @@ from dreamer_lite.checkpoint import (
     seed_everything,
     set_random_states,
 )
-from dreamer_lite.config import OBS_TYPES, PRESETS, Config, ConfigError
-from dreamer_lite.envs import UnknownTaskError, make_task_env, split_task
+from dreamer_lite.config import Config
+from dreamer_lite.envs import make_task_env
+from dreamer_lite.objectives import FreeNatsWatch
 from dreamer_lite.replay import ReplayBuffer
 from dreamer_lite.rollout import EpisodeRecorder, random_policy, run_episode
 from dreamer_lite.rundir import RunDir, RunDirError, load_history
 from dreamer_lite.schedule import updates_due
-
-
-class FreeNatsWatch:
-    """Warns once when the KL has stayed below ``free_nats`` for ``phases`` training phases.
-
-    Below free nats the KL term is a constant: neither the prior nor the posterior gets any
-    gradient from it, so the prior (the only thing imagination uses) does not learn and the
-    actor trains on dreams that drift from reality. Small models and vector observations can
-    sit there for a whole run; lowering ``free_nats`` fixes it (the CPU preset uses 1.0).
-    """
-
-    def __init__(self, free_nats: float, phases: int = 10) -> None:
-        """Watch for ``phases`` phases in a row entirely below ``free_nats``."""
-        self.free_nats, self.phases, self.streak, self.warned = free_nats, phases, 0, False
-
-    def observe(self, fraction_below: float) -> bool:
-        """Record one phase's fraction of updates with KL < free nats; True when it warns."""
-        self.streak = self.streak + 1 if fraction_below >= 1.0 else 0
-        if self.streak < self.phases or self.warned or self.free_nats <= 0:
-            return False
-        self.warned = True
-        warnings.warn(
-            f"KL(posterior || prior) has stayed below free_nats={self.free_nats} for "
-            f"{self.streak} training phases: the prior gets no gradient, so imagination will not "
-            f"follow reality. Lower it, e.g. --set free_nats=1.0 (see notebook 05).",
-            RuntimeWarning,
-            stacklevel=2,
-        )
-        return True
 
 
 @dataclasses.dataclass
@@ -360,67 +329,7 @@ def write_media(trainer: Trainer) -> None:
         save_video(rundir.path / "videos" / "open_loop.mp4", strip, fps=10)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m dreamer_lite.train``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m dreamer_lite.train",
-        description="Train Dreamer on a DeepMind Control Suite task.",
-    )
-    parser.add_argument("--task", default="cartpole_balance", help="domain_task, e.g. walker_walk")
-    parser.add_argument("--preset", default="cpu", choices=list(PRESETS))
-    parser.add_argument("--logdir", default=None, help="default: runs/<task>-<preset>")
-    parser.add_argument(
-        "--steps", type=int, default=None, help="total env steps (overrides preset)"
-    )
-    parser.add_argument("--minutes", type=float, default=None, help="stop after this wall-clock")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda")
-    parser.add_argument("--obs", default=None, choices=OBS_TYPES, help="observation type")
-    parser.add_argument(
-        "--set",
-        nargs="*",
-        action="extend",
-        default=[],
-        metavar="FIELD=VALUE",
-        help="override any Config field, e.g. --set horizon=10 objective=contrastive",
-    )
-    parser.add_argument(
-        "--debug", action="store_true", help="show full tracebacks (or DREAMER_LITE_DEBUG=1)"
-    )
-    return parser
+if __name__ == "__main__":  # python -m dreamer_lite.train: the command line lives in cli.py
+    from dreamer_lite.cli import main
 
-
-def main(argv: list[str] | None = None) -> None:
-    """Parse the command line, train, and print where the results are.
-
-    A mistake in the input (a bad value, an unknown task, an unusable run folder) ends with one
-    line on stderr and exit status 2, like argparse's own errors; ``--debug`` (or the
-    environment variable ``DREAMER_LITE_DEBUG=1``) shows the full traceback instead.
-    """
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    debug = args.debug or os.environ.get("DREAMER_LITE_DEBUG", "") not in ("", "0")
-    fixed: dict[str, Any] = {"task": args.task, "seed": args.seed, "device": args.device}
-    if args.steps is not None:
-        fixed["total_steps"] = args.steps
-    if args.obs is not None:
-        fixed["obs_type"] = args.obs
-    logdir = Path(args.logdir or f"runs/{args.task}-{args.preset}")
-    try:
-        cfg = Config.from_overrides(args.set, args.preset, **fixed)
-        split_task(cfg.task)  # an unknown task fails here, before anything is written
-        trainer = Trainer(cfg, logdir, make_task_env, None, progress=True)
-    except (ConfigError, RunDirError, UnknownTaskError) as error:
-        if debug:
-            raise
-        parser.exit(2, f"{parser.prog}: error: {error}\n")
-    history = drive(trainer, max_minutes=args.minutes)
-    evals = history.get("eval", [])
-    if evals:
-        last = evals[-1]
-        print(f"final evaluation return: {last['return']:.1f} at {last['env_steps']} env steps")
-    print(f"learning curve: {logdir / 'curve.png'}; videos: {logdir / 'videos'}")
-
-
-if __name__ == "__main__":
     main()

@@ -57,8 +57,26 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     (
         "contrastive scores transposed",
         "dreamer_lite/world_model.py",
-        "nce = info_nce_loss(scores)",
-        "nce = info_nce_loss(scores.transpose(-1, -2))",
+        "nce = info_nce_loss(contrastive_scores(feat, mean, std))",
+        "nce = info_nce_loss(contrastive_scores(feat, mean, std).transpose(-1, -2))",
+    ),
+    (
+        "contrastive normaliser over observations, not states",
+        "dreamer_lite/objectives.py",
+        "normaliser = torch.logsumexp(scores, dim=-2)",
+        "normaliser = torch.logsumexp(scores, dim=-1)",
+    ),
+    (
+        "contrastive window shifted the other way",
+        "dreamer_lite/objectives.py",
+        "dist.log_prob(feat.roll(shifts, dims=(0, 1)))",
+        "dist.log_prob(feat.roll(tuple(-x for x in shifts), dims=(0, 1)))",
+    ),
+    (
+        "free nats ignored",
+        "dreamer_lite/objectives.py",
+        "return torch.clamp(kl, min=free_nats)",
+        "return kl",
     ),
     # --- behaviour ----------------------------------------------------------------------------
     (
@@ -103,6 +121,18 @@ MUTANTS: list[tuple[str, str, str, str]] = [
         "return torch.cumprod(torch.cat([ones, discount[:-1]], dim=0), dim=0).detach()",
         "return torch.cat([ones, discount[:-1]], dim=0).detach()",
     ),
+    (
+        "actor loss reaches the frozen world model and critic",
+        "dreamer_lite/agent.py",
+        "with frozen(self.world_model, self.critic):",
+        "with frozen():",
+    ),
+    (
+        "imagination starts not detached",
+        "dreamer_lite/behavior.py",
+        "state = start.flatten().detach()  # (N, .)",
+        "state = start.flatten()  # (N, .)",
+    ),
     # --- acting -------------------------------------------------------------------------------
     (
         "no exploration noise",
@@ -127,6 +157,37 @@ MUTANTS: list[tuple[str, str, str, str]] = [
         "dreamer_lite/agent.py",
         "action = self.actor.mode(feat)",
         "action = self.actor(feat).sample()",
+    ),
+    (
+        "evaluation adds exploration noise",
+        "dreamer_lite/agent.py",
+        "action = self.actor.mode(feat)",
+        "action = self._explore(self.actor.mode(feat))",
+    ),
+    (
+        "densest sample takes the least likely draw",
+        "dreamer_lite/behavior.py",
+        "best = dist.log_prob(draws).argmax(0)",
+        "best = dist.log_prob(draws).argmin(0)",
+    ),
+    # --- initialisation and configuration -----------------------------------------------------
+    (
+        "keras init: recurrent weights not orthogonal",
+        "dreamer_lite/networks.py",
+        "nn.init.orthogonal_(layer.weight_hh)",
+        "nn.init.xavier_uniform_(layer.weight_hh)",
+    ),
+    (
+        "--set truncates a non-integer for an integer field",
+        "dreamer_lite/config.py",
+        "if not number.is_integer():",
+        "if False:",
+    ),
+    (
+        "CLI error goes out as a traceback",
+        "dreamer_lite/train.py",
+        "except (ConfigError, RunDirError, UnknownTaskError) as error:",
+        "except ZeroDivisionError as error:",
     ),
     # --- the RSSM and replay ------------------------------------------------------------------
     (

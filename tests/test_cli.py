@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
+from dreamer_lite.cli import main
 from dreamer_lite.config import Config
-from dreamer_lite.train import main
 
 PROG = "python -m dreamer_lite.train"
 

@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from dreamer_lite.agent import NonFiniteLossError
+from dreamer_lite.cli import main
 from dreamer_lite.config import Config
+from dreamer_lite.objectives import FreeNatsWatch
 from dreamer_lite.replay import ReplayBuffer
 from dreamer_lite.rundir import load_history
-from dreamer_lite.train import FreeNatsWatch, main, train
+from dreamer_lite.train import train
 from tests.fakes import fake_factory
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -227,8 +229,8 @@ def test_free_nats_watch_is_silent_without_free_nats():
 
 
 def test_repeated_set_options_accumulate():
+    from dreamer_lite.cli import build_parser
     from dreamer_lite.config import parse_overrides
-    from dreamer_lite.train import build_parser
 
     argv = ["--set", "torch_threads=1", "--set", "free_nats=1.0", "horizon=5"]
     args = build_parser().parse_args(argv)
