@@ -185,7 +185,7 @@ MUTANTS: list[tuple[str, str, str, str]] = [
     ),
     (
         "CLI error goes out as a traceback",
-        "dreamer_lite/train.py",
+        "dreamer_lite/cli.py",
         "except (ConfigError, RunDirError, UnknownTaskError) as error:",
         "except ZeroDivisionError as error:",
     ),
