@@ -7,6 +7,7 @@ The schedule (when to collect, train, evaluate) lives in ``dreamer_lite.train``.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any, NamedTuple
 
@@ -26,6 +27,10 @@ class NonFiniteLossError(FloatingPointError):
     """A loss became NaN or infinite; the message names it and the update number."""
 
 
+LOSSES = ("model_loss", "actor_loss", "value_loss")
+"""The three losses of an update, in the order they are computed and checked."""
+
+
 class AgentState(NamedTuple):
     """What the agent carries between environment steps."""
 
@@ -40,6 +45,15 @@ def resolve_device(device: str) -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise RuntimeError(f"device {device!r} asked for, but torch sees no CUDA GPU; use 'cpu'")
     return torch.device(device)
+
+
+def enable_tf32(device: torch.device) -> None:
+    """On CUDA, let float32 matmuls use TF32 tensor cores (``set_float32_matmul_precision
+    ("high")``): about 10 mantissa bits in the products, float32 accumulation and range, several
+    times the matmul throughput on Ampere or newer. A no-op on a CPU. Process-wide (PyTorch has
+    no per-module switch); cuDNN convolutions already use TF32 by default."""
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")
 
 
 def check_precision(conv_precision: str, device: torch.device) -> None:
@@ -85,10 +99,13 @@ class Dreamer(nn.Module):
             keras_init_(self)
         self._device = resolve_device(cfg.device)
         check_precision(cfg.conv_precision, self._device)
+        enable_tf32(self._device)
         self.to(self._device)
 
         def adam(module: nn.Module, lr: float) -> torch.optim.Adam:
-            return torch.optim.Adam(module.parameters(), lr=lr, eps=cfg.adam_eps)
+            # fused: one kernel per step on a GPU, and it can skip a step on the device
+            # (``found_inf``) without the host looking at the loss; see ``_step``.
+            return torch.optim.Adam(module.parameters(), lr=lr, eps=cfg.adam_eps, fused=True)
 
         self.model_opt = adam(self.world_model, cfg.model_lr)
         self.actor_opt = adam(self.actor, cfg.actor_lr)
@@ -145,18 +162,21 @@ class Dreamer(nn.Module):
         return (action + noise).clamp(-1.0, 1.0)
 
     # --- learning ----------------------------------------------------------------------------
-    def _step(self, opt: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor, name: str):
-        """One optimizer step on ``loss`` with gradient clipping; returns the gradient norm.
-        A non-finite loss raises ``NonFiniteLossError`` before anything changes."""
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(
-                f"{name} is {loss.item()} at update {self.num_updates}; try a lower learning "
-                "rate, fp32 or a smaller grad_clip"
-            )
+    def _step(
+        self, opt: torch.optim.Optimizer, module: nn.Module, loss: torch.Tensor, skip: torch.Tensor
+    ) -> torch.Tensor:
+        """Backward, gradient clipping and one Adam step; returns the gradient norm (a tensor).
+
+        ``skip`` is a 0-d float tensor on the device: 1.0 makes the fused Adam kernel leave the
+        parameters and its state untouched (the mechanism ``torch.amp.GradScaler`` uses), so a
+        non-finite loss changes nothing, and the host never waits for the device to find out.
+        """
         opt.zero_grad(set_to_none=True)
         loss.backward()
         norm = nn.utils.clip_grad_norm_(module.parameters(), self.cfg.grad_clip)
+        opt.found_inf = skip  # read by Adam(fused=True).step, as GradScaler passes it
         opt.step()
+        del opt.found_inf  # a later plain opt.step() must not see a stale flag
         return norm
 
     def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
@@ -164,14 +184,25 @@ class Dreamer(nn.Module):
 
         batch: ``obs`` (T, B, ...), ``action`` (T, B, A), ``reward`` (T, B). Never touches an
         environment. Returns scalar metrics (losses, KL, gradient norms, mean return, seconds).
+
+        No host-device sync until the end (on a GPU each one idles the device while the host
+        launches the next kernels): losses and metrics stay tensors, and one ``tolist`` reads
+        them all. A non-finite loss is found there too, after the steps, but each step was
+        already told on the device to skip itself when its loss or an earlier one was not finite,
+        so ``NonFiniteLossError`` (naming the first such loss and the update number) leaves the
+        networks and optimizers exactly as a check before the step would have: a NaN model loss
+        changes nothing; a NaN actor loss comes after a good world-model step, which stays.
+        ``time_*`` are host seconds; on a GPU they measure kernel launches, not the kernels.
         """
         cfg = self.cfg
         start = time.perf_counter()
         batch = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        skip = torch.zeros((), device=self.device)  # 1.0 once a loss is not finite
 
         # 1. World model: representation + dynamics + reward.
         model_loss, terms, post = self.world_model.loss(batch)
-        model_norm = self._step(self.model_opt, self.world_model, model_loss, "model_loss")
+        skip = skip.maximum((~torch.isfinite(model_loss)).float())
+        model_norm = self._step(self.model_opt, self.world_model, model_loss, skip)
         t_model = time.perf_counter()
 
         # 2. Actor: maximise imagined returns; gradients flow through the frozen model.
@@ -188,33 +219,48 @@ class Dreamer(nn.Module):
                 lambda_=cfg.lambda_,
                 k=cfg.k_step,
             )
-        actor_norm = self._step(self.actor_opt, self.actor, out["actor_loss"], "actor_loss")
+        skip = skip.maximum((~torch.isfinite(out["actor_loss"])).float())
+        actor_norm = self._step(self.actor_opt, self.actor, out["actor_loss"], skip)
         t_actor = time.perf_counter()
 
         # 3. Critic: regress onto the detached returns from detached features.
-        metrics: dict[str, Any] = {}
+        tensors: dict[str, torch.Tensor] = dict(terms)
         if cfg.value_estimator != "reward_sum":  # V_R needs no value model
             value = self.critic(out["feat"][:-1].detach())  # (H, N)
             v_loss = value_loss(value, out["returns"], out["weights"])
-            metrics["value_loss"] = v_loss.item()
-            metrics["value_grad_norm"] = self._step(
-                self.value_opt, self.critic, v_loss, "value_loss"
-            ).item()
+            skip = skip.maximum((~torch.isfinite(v_loss)).float())
+            tensors["value_loss"] = v_loss.detach()
+            tensors["value_grad_norm"] = self._step(self.value_opt, self.critic, v_loss, skip)
         t_value = time.perf_counter()
 
+        tensors.update(
+            actor_loss=out["actor_loss"].detach(),
+            model_grad_norm=model_norm,
+            actor_grad_norm=actor_norm,
+            imagined_return=out["returns"].detach().mean(),
+            imagined_reward=out["reward"].detach().mean(),
+        )
+        values = torch.stack([v.float() for v in tensors.values()]).tolist()  # the one sync
+        metrics: dict[str, Any] = dict(zip(tensors, values))
+        for name in LOSSES:
+            if name in metrics and not math.isfinite(metrics[name]):
+                self._forget_skipped_first_steps()
+                raise NonFiniteLossError(
+                    f"{name} is {metrics[name]} at update {self.num_updates}; try a lower "
+                    "learning rate, fp32 or a smaller grad_clip"
+                )
         self.num_updates += 1
-        metrics.update({k: v.item() for k, v in terms.items()})
         metrics.update(
-            actor_loss=out["actor_loss"].item(),
-            model_grad_norm=model_norm.item(),
-            actor_grad_norm=actor_norm.item(),
-            imagined_return=out["returns"].mean().item(),
-            imagined_reward=out["reward"].mean().item(),
-            time_model=t_model - start,
-            time_actor=t_actor - t_model,
-            time_value=t_value - t_actor,
+            time_model=t_model - start, time_actor=t_actor - t_model, time_value=t_value - t_actor
         )
         return metrics
+
+    def _forget_skipped_first_steps(self) -> None:
+        """Drop the zero state that Adam creates lazily even for a skipped first step, so an
+        optimizer that never stepped is exactly as it was (error path only; reads the host)."""
+        for opt in (self.model_opt, self.actor_opt, self.value_opt):
+            for param in [p for p, state in opt.state.items() if float(state["step"]) == 0]:
+                del opt.state[param]
 
     # --- checkpoints -------------------------------------------------------------------------
     def checkpoint_state(self) -> dict[str, Any]:

@@ -32,6 +32,19 @@ from dreamer_lite.returns import VALUE_ESTIMATORS
 from dreamer_lite.rssm import RSSM, LatentState
 
 
+def one_hot_straight_through(logits: torch.Tensor) -> OneHotCategoricalStraightThrough:
+    """``OneHotCategoricalStraightThrough(logits)`` (..., A) without argument checks, which are
+    host-device syncs (``rssm.diagonal_normal`` says why). Easy to overlook: it builds an inner
+    ``Categorical`` that ignores our ``validate_args``, so the default is switched off for the
+    construction and restored after."""
+    previous = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try:
+        return OneHotCategoricalStraightThrough(logits=logits, validate_args=False)
+    finally:
+        Distribution.set_default_validate_args(previous)
+
+
 class Actor(nn.Module):
     """The policy q(a_t | s_t): features (..., F) -> a distribution over actions (..., A).
 
@@ -70,12 +83,13 @@ class Actor(nn.Module):
         """The action distribution at features (..., F); its samples are (..., A)."""
         out = self.net(feat)
         if self.discrete:
-            return OneHotCategoricalStraightThrough(logits=out)  # (..., A) one-hot samples
+            return one_hot_straight_through(out)  # (..., A) one-hot samples
         raw_mean, raw_std = out.unbind(-2)  # (..., A) each
         mean = self._squash_mean(raw_mean)
         std = nn.functional.softplus(raw_std + self.raw_init_std) + self.min_std
-        dist = TransformedDistribution(Normal(mean, std), TanhTransform(cache_size=1))
-        return Independent(dist, 1)
+        normal = Normal(mean, std, validate_args=False)  # no syncs (see rssm.LatentState.dist)
+        dist = TransformedDistribution(normal, TanhTransform(cache_size=1), validate_args=False)
+        return Independent(dist, 1, validate_args=False)
 
     def mode(self, feat: torch.Tensor) -> torch.Tensor:
         """A deterministic action for evaluation (..., A): tanh of the Gaussian's mean, or the

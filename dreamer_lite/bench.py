@@ -4,6 +4,7 @@
     python -m dreamer_lite.bench --preset cpu --json
     python -m dreamer_lite.bench --preset paper --device cpu --compile   # Config.compile
     python -m dreamer_lite.bench --preset paper --device cpu --precision bf16   # conv_precision
+    python -m dreamer_lite.bench --preset cpu --envs 1 2 4   # collection, parallel envs
 
 A full update is what ``Dreamer.update`` does: the world-model step, imagination + the actor
 step, the critic step, at the preset's batch (B x T) and horizon. Inputs are random frames of
@@ -17,11 +18,14 @@ notebooks' timing cells.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import platform
 import resource
 import statistics
 import time
+from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -31,6 +35,7 @@ from dreamer_lite.agent import Dreamer
 from dreamer_lite.config import CONV_PRECISIONS, IMAGE_SIZE, PRESETS, Config
 from dreamer_lite.envs import make_task_env
 from dreamer_lite.rollout import random_policy, run_episode
+from dreamer_lite.vecenv import ParallelEnvs, random_batch_policy, run_round
 
 # Without an environment the benchmark needs some state size for ``obs_type="state"``: 5 is
 # cartpole's (cart position, cos and sin of the angle, two velocities). The cost of an update
@@ -73,6 +78,37 @@ def random_batch(
     }
 
 
+# The Tensor methods that hand a value to Python: on a GPU each one waits for the device.
+HOST_READS = ("item", "tolist", "__bool__", "__float__", "__int__", "__index__", "numpy")
+
+
+@contextlib.contextmanager
+def count_host_reads() -> Iterator[Counter]:
+    """Count, by method name, the tensor values read by the host inside the ``with`` block.
+
+    On a GPU every such read (``.item()``, ``if tensor:``, ``float(t)``, ``.tolist()``, ...) is
+    a host-device sync; on a CPU it is free, but counting it here tells how many a GPU would see.
+    Patches ``torch.Tensor`` for the duration (not thread-safe: count one thing at a time).
+    """
+    counts: Counter = Counter()
+    originals = {name: getattr(torch.Tensor, name) for name in HOST_READS}
+
+    def counted(name: str, method):
+        def wrapper(self, *args, **kwargs):
+            counts[name] += 1
+            return method(self, *args, **kwargs)
+
+        return wrapper
+
+    try:
+        for name, method in originals.items():
+            setattr(torch.Tensor, name, counted(name, method))
+        yield counts
+    finally:
+        for name, method in originals.items():
+            setattr(torch.Tensor, name, method)
+
+
 def _sync(device: torch.device) -> None:
     """Wait for the GPU's queued work, so the clock measures it (a no-op on a CPU)."""
     if device.type == "cuda":
@@ -80,7 +116,9 @@ def _sync(device: torch.device) -> None:
 
 
 def bench_update(agent: Dreamer, batch: dict[str, torch.Tensor], warmup: int, repeats: int):
-    """Median seconds of a full update and of its three parts."""
+    """Median seconds of a full update and of its three parts. On a GPU the full update is
+    synchronised; the parts are the host's launch times (``update`` does not wait for the
+    device between them), so only the CPU's parts add up to the whole."""
     parts: dict[str, list[float]] = {"update_s": [], "model_s": [], "actor_s": [], "value_s": []}
     for i in range(warmup + repeats):
         _sync(agent.device)
@@ -122,6 +160,25 @@ def bench_env(env: Any, steps: int = 200) -> dict[str, float]:
     return {
         "agent_steps_per_s": steps / seconds,
         "env_steps_per_s": steps * env.action_repeat / seconds,
+    }
+
+
+def bench_parallel_env(cfg: Config, num_envs: int, agent_steps: int = 100) -> dict[str, float]:
+    """Env steps/s of collection with ``num_envs`` environments of ``cfg`` (rendering its
+    observations): one round of ``agent_steps`` uniform random actions in each, resets included.
+    1 is the training loop's in-process env (``bench_env``); more run in ``vecenv.ParallelEnvs``
+    workers, whose start-up (imports, GL contexts) is not timed."""
+    if num_envs == 1:
+        return bench_env(make_task_env(cfg, seed=0), steps=agent_steps)
+    cfg = cfg.replace(time_limit=agent_steps * cfg.action_repeat)  # one episode per env
+    with ParallelEnvs(make_task_env, cfg, seeds=list(range(num_envs))) as envs:
+        start = time.perf_counter()
+        recorders = run_round(envs, random_batch_policy(envs, np.random.default_rng(0)))
+        seconds = time.perf_counter() - start
+    steps = sum(len(r) for r in recorders)
+    return {
+        "agent_steps_per_s": steps / seconds,
+        "env_steps_per_s": steps * cfg.action_repeat / seconds,
     }
 
 
@@ -173,6 +230,14 @@ def main(argv: list[str] | None = None) -> None:
         choices=CONV_PRECISIONS,
         help="Config.conv_precision: bf16 autocast in the conv encoder/decoder",
     )
+    parser.add_argument(
+        "--envs",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="N",
+        help="only measure collection with N parallel environments each, e.g. --envs 1 2 4",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.threads:
@@ -184,6 +249,15 @@ def main(argv: list[str] | None = None) -> None:
         compile=args.compile,
         conv_precision=args.precision,
     )
+    if args.envs:
+        rates = {n: bench_parallel_env(cfg, n)["env_steps_per_s"] for n in args.envs}
+        if args.json:
+            print(json.dumps({"env_steps_per_s": rates, "preset": args.preset}, sort_keys=True))
+        else:
+            print(f"collection, {cfg.task} pixels, shadows {'on' if cfg.shadows else 'off'}:")
+            for n, rate in rates.items():
+                print(f"  {n} env(s) {rate:8.1f} env steps/s")
+        return
     result = run(
         cfg,
         warmup=args.warmup,

@@ -69,6 +69,10 @@ class Config:
     """Render shadows; off is ~3x faster with software rendering and barely changes the task."""
     seed: int = 0
     """Seeds the environment, the networks and replay sampling."""
+    num_envs: int = 1
+    """Environments collecting at once, each in a worker process (``vecenv.ParallelEnvs``; seeds
+    ``seed + i``): every round plays one episode in each, the agent acting on them as one batch.
+    1 (every preset) plays one episode at a time in the training process. Evaluation uses one."""
 
     # --- world model -------------------------------------------------------------------------
     objective: str = "reconstruction"
@@ -338,6 +342,7 @@ class Config:
             "replay_capacity",
             "contrastive_time_window",
             "contrastive_batch_window",
+            "num_envs",
         ]
         for name in positive_ints:
             value = getattr(self, name)

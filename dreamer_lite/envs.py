@@ -21,6 +21,9 @@ Rendering
     MuJoCo picks its OpenGL backend from ``MUJOCO_GL`` when it is first imported, so
     :func:`setup_rendering` must run before that. :func:`make_env` calls it for you; importing
     this module imports neither mujoco nor dm_control (no side effects at import).
+    ``DMCEnv.gl_renderer`` names the GL renderer that draws the frames: on a GPU machine EGL
+    should reach the NVIDIA driver; Mesa's software rasteriser (llvmpipe) there is about 100x
+    slower, and ``make_env`` warns (:func:`software_rendering_warning`).
 """
 
 from __future__ import annotations
@@ -81,6 +84,24 @@ _PAPER_EXTRA: tuple[tuple[str, str], ...] = (("quadruped", "walk"), ("quadruped"
 TASKS: tuple[str, ...] = tuple(f"{domain}_{task}" for domain, task in _BENCHMARKING)
 EXTRA_TASKS: tuple[str, ...] = tuple(f"{domain}_{task}" for domain, task in _PAPER_EXTRA)
 _SPLIT = {f"{domain}_{task}": (domain, task) for domain, task in _BENCHMARKING + _PAPER_EXTRA}
+
+
+# Substrings of GL_RENDERER strings of software rasterisers (Mesa llvmpipe/softpipe/swrast,
+# OSMesa), lower case.
+SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software", "osmesa")
+
+
+def software_rendering_warning(renderer: str, cuda_available: bool) -> str | None:
+    """The warning for a machine with a CUDA GPU whose frames are drawn by a software
+    rasteriser (``renderer`` is a GL_RENDERER string), or None when there is nothing to warn."""
+    if not cuda_available or not any(name in renderer.lower() for name in SOFTWARE_RENDERERS):
+        return None
+    return (
+        f"this machine has a CUDA GPU, but MuJoCo renders with {renderer!r}, a software "
+        "rasteriser about 100x slower than the GPU: EGL did not reach the NVIDIA driver. Check "
+        "that libEGL_nvidia is installed (e.g. the driver's EGL vendor file in "
+        "/usr/share/glvnd/egl_vendor.d) and that MUJOCO_GL=egl; MUJOCO_EGL_DEVICE_ID picks the GPU."
+    )
 
 
 def setup_rendering() -> str:
@@ -232,6 +253,21 @@ class DMCEnv:
         self._rendered_once = True
         return np.asarray(frame, dtype=np.uint8)
 
+    @property
+    def gl_renderer(self) -> str:
+        """The OpenGL renderer drawing the frames (GL_RENDERER), e.g. ``'llvmpipe (LLVM 15.0.6,
+        256 bits)'`` (software) or ``'NVIDIA H100 80GB HBM3/PCIe/SSE2'``; renders once if no
+        frame was drawn yet (MuJoCo makes its GL context on the first render)."""
+        if getattr(self, "_gl_renderer", None) is None:
+            if not self._rendered_once:
+                self.render(8)
+            from OpenGL import GL
+
+            with self._env.physics.contexts.gl.make_current() as context:
+                name = context.call(GL.glGetString, GL.GL_RENDERER)
+            self._gl_renderer = name.decode() if isinstance(name, bytes) else str(name)
+        return self._gl_renderer
+
     def close(self) -> None:
         """Free the simulator and its rendering context."""
         self._env.close()
@@ -310,7 +346,7 @@ def make_env(
     # seconds and different per domain, is switched off.
     task_kwargs = {"random": seed, "time_limit": float("inf")}
     env = suite.load(domain, task_name, task_kwargs=task_kwargs)
-    return DMCEnv(
+    env = DMCEnv(
         env,
         task=task,
         obs_type=obs_type,
@@ -320,6 +356,13 @@ def make_env(
         shadows=shadows,
         camera=int(camera),
     )
+    import torch  # already imported by the agent; asked here only for the renderer check
+
+    if obs_type == "pixels" and torch.cuda.is_available():
+        warning = software_rendering_warning(env.gl_renderer, cuda_available=True)
+        if warning:
+            warnings.warn(warning, RuntimeWarning, stacklevel=2)
+    return env
 
 
 def make_task_env(cfg: Config, seed: int) -> DMCEnv:

@@ -9,7 +9,9 @@ import math
 import warnings
 
 import torch
-from torch.distributions import Independent, Normal, kl_divergence
+from torch.distributions import kl_divergence
+
+from dreamer_lite.rssm import diagonal_normal
 
 _HALF_LOG_2PI = 0.5 * math.log(2 * math.pi)
 
@@ -21,8 +23,8 @@ def gaussian_kl(
     prior_std: torch.Tensor,
 ) -> torch.Tensor:
     """KL(post || prior) between diagonal Gaussians, summed over the last dim: (..., S) -> (...)."""
-    post = Independent(Normal(post_mean, post_std), 1)
-    prior = Independent(Normal(prior_mean, prior_std), 1)
+    post = diagonal_normal(post_mean, post_std)
+    prior = diagonal_normal(prior_mean, prior_std)
     return kl_divergence(post, prior)  # (...)
 
 
@@ -96,7 +98,7 @@ def contrastive_scores(feat: torch.Tensor, mean: torch.Tensor, std: torch.Tensor
     each observation's embedding. Returns (..., N, N) with ``[i, j] = log N(feat_i; mean_j, std_j)``
     summed over F.
     """
-    dist = Independent(Normal(mean.unsqueeze(-3), std.unsqueeze(-3)), 1)  # batch (..., 1, N)
+    dist = diagonal_normal(mean.unsqueeze(-3), std.unsqueeze(-3))  # batch (..., 1, N)
     return dist.log_prob(feat.unsqueeze(-2))  # (..., N, N)
 
 
@@ -125,7 +127,7 @@ def window_scores(
     the states at (t - dt, b - db) for every shift of ``window_offsets`` (wrapping around the
     batch, as ``torch.roll`` does). Returns (K, T, B): ``[k, t, b] = log q(s_k | o_tb)``.
     """
-    dist = Independent(Normal(mean, std), 1)  # one Gaussian per observation, batch (T, B)
+    dist = diagonal_normal(mean, std)  # one Gaussian per observation, batch (T, B)
     offsets = window_offsets(feat.shape[0], feat.shape[1], time_window, batch_window)
     return torch.stack([dist.log_prob(feat.roll(shifts, dims=(0, 1))) for shifts in offsets])
 
@@ -149,7 +151,7 @@ def window_info_nce_loss(
     scores = window_scores(
         feat, mean, std, time_window=time_window, batch_window=batch_window
     )  # (K, T, B)
-    positive = Independent(Normal(mean, std), 1).log_prob(feat)  # (T, B)
+    positive = diagonal_normal(mean, std).log_prob(feat)  # (T, B)
     return -(positive - torch.logsumexp(scores, dim=0)).mean()
 
 

@@ -190,13 +190,22 @@ class ReplayBuffer:
     # ------------------------------------------------------------------ sampling
 
     def sample(
-        self, batch_size: int, length: int, device: torch.device | str | None = None
+        self,
+        batch_size: int,
+        length: int,
+        device: torch.device | str | None = None,
+        *,
+        pin_memory: bool = False,
     ) -> dict[str, torch.Tensor]:
         """Sample ``batch_size`` windows of ``length`` consecutive entries, time-major.
 
         Every valid window in the buffer is equally likely, so an episode is picked with
         probability proportional to its number of windows, L+1 - length + 1. Windows never
         cross an episode boundary.
+
+        ``pin_memory`` (CUDA machines only): stack the windows straight into page-locked host
+        memory, from which ``.to("cuda", non_blocking=True)`` copies asynchronously (from
+        ordinary memory the copy would first be staged, and the host would wait for it).
 
         Returns:
             A dict with the episodes' keys: ``obs`` (T, B, *obs_shape) (uint8 stays uint8),
@@ -224,8 +233,15 @@ class ReplayBuffer:
         for key in self._episodes[which[0]]:
             episodes = [self._episodes[e][key] for e in which]
             chunks = [episode[s : s + length] for episode, s in zip(episodes, starts, strict=True)]
-            stacked = np.stack(chunks, axis=1)  # (T, B, ...)
-            batch[key] = torch.as_tensor(stacked, device=device)
+            if pin_memory:
+                first = chunks[0]
+                dtype = torch.from_numpy(first[:0]).dtype
+                stacked = torch.empty((length, batch_size, *first.shape[1:]), dtype=dtype)
+                stacked = stacked.pin_memory()
+                np.stack(chunks, axis=1, out=stacked.numpy())  # (T, B, ...), no extra copy
+                batch[key] = stacked.to(device or "cpu", non_blocking=True)
+            else:
+                batch[key] = torch.as_tensor(np.stack(chunks, axis=1), device=device)  # (T, B, ...)
         return batch
 
     def state_dict(self) -> dict:

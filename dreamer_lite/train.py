@@ -8,7 +8,10 @@ The schedule (the paper's, in env steps): ``seed_episodes`` of random actions, `
 updates before the first policy step, then ``train_steps`` updates every ``train_every`` env
 steps while collecting with exploration noise, an evaluation with the actor's mode every
 ``eval_every`` env steps, and a checkpoint every ``checkpoint_every`` env steps. Every episode,
-seed, training or evaluation, is played by ``rollout.run_episode``.
+seed, training or evaluation, is played by ``rollout.run_episode``; with ``num_envs > 1`` the
+collection plays rounds of one episode in each of N worker environments (``vecenv.run_round``),
+counting the env steps of all of them. The updates of a phase take their batches from
+``prefetch.Prefetcher``, which stacks the next one while the current update runs.
 
 What lands in the logdir (``dreamer_lite.rundir``, which writes the bookkeeping files):
     config.json       the run's Config (a rerun must match it; it resumes)
@@ -46,10 +49,12 @@ from dreamer_lite.checkpoint import (
 from dreamer_lite.config import Config
 from dreamer_lite.envs import make_task_env
 from dreamer_lite.objectives import FreeNatsWatch
+from dreamer_lite.prefetch import Prefetcher
 from dreamer_lite.replay import ReplayBuffer
 from dreamer_lite.rollout import EpisodeRecorder, random_policy, run_episode
 from dreamer_lite.rundir import RunDir, RunDirError, load_history
 from dreamer_lite.schedule import updates_due
+from dreamer_lite.vecenv import ParallelEnvs, random_batch_policy, run_round
 
 
 @dataclasses.dataclass
@@ -72,7 +77,12 @@ class Trainer:
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
         seed_everything(cfg.seed)
-        self.env = env_factory(cfg, cfg.seed)
+        self.parallel = cfg.num_envs > 1  # rounds of num_envs episodes in worker processes
+        if self.parallel:
+            seeds = [cfg.seed + i for i in range(cfg.num_envs)]
+            self.env = ParallelEnvs(env_factory, cfg, seeds)
+        else:
+            self.env = env_factory(cfg, cfg.seed)
         self.eval_env = env_factory(cfg, cfg.seed + 10_000)
         self.replay = ReplayBuffer(self.rundir.episodes_path, cfg.replay_capacity, seed=cfg.seed)
         self.agent = Dreamer(cfg, self.env.obs_shape, self.env.action_dim, self.env.discrete)
@@ -148,15 +158,22 @@ class Trainer:
         """``steps`` agent updates on replay batches; log and return their mean metrics."""
         cfg, sums = self.cfg, defaultdict(float)
         start = time.perf_counter()
-        for _ in range(steps):
-            batch = self.replay.sample(cfg.batch_size, cfg.seq_len)
-            metrics = self.agent.update(batch)
-            metrics["kl_below_free_nats"] = float(metrics["kl"] < cfg.free_nats)
-            for key, value in metrics.items():
-                sums[key] += value
+        pin = self.agent.device.type == "cuda"  # page-locked batches, copied asynchronously
+        with Prefetcher(self.replay, cfg.batch_size, cfg.seq_len, steps, pin_memory=pin) as batches:
+            for batch in batches:  # the next batch is stacked while this update runs
+                metrics = self.agent.update(batch)
+                metrics["kl_below_free_nats"] = float(metrics["kl"] < cfg.free_nats)
+                for key, value in metrics.items():
+                    sums[key] += value
         seconds = time.perf_counter() - start
         means = {k: v / steps for k, v in sums.items()}
-        self.log("train", updates=self.agent.num_updates, updates_per_s=steps / seconds, **means)
+        self.log(
+            "train",
+            updates=self.agent.num_updates,
+            updates_per_s=steps / seconds,
+            batch_wait_s=batches.waited_s / steps,  # the sampler's share of the critical path
+            **means,
+        )
         self.kl_watch.observe(means["kl_below_free_nats"])
         return means
 
@@ -181,6 +198,14 @@ class Trainer:
 
             save_video(self.rundir.path / "videos" / "policy.mp4", np.stack(frames), fps=30)
         return mean
+
+    def batch_policy(self) -> Callable:
+        """A ``run_round`` policy: the agent acting, with exploration, on N observations."""
+
+        def policy(obs: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+            return self.agent.act(obs, state, explore=True)  # (N, A)
+
+        return policy
 
     def policy(self, explore: bool) -> Callable:
         """A ``run_episode`` policy: the agent acting on one observation at a time."""
@@ -215,6 +240,28 @@ class Trainer:
         if not done:
             self.learn_if_due(bar)
 
+    def after_round_step(self, bar, stepped: int, finished: bool) -> None:
+        """``run_round``'s hook: count the env steps of every environment that stepped, and
+        train if due (as ``after_step``; updates due when the round ends wait for its storing)."""
+        self.env_steps += stepped * self.cfg.action_repeat
+        bar.update(stepped * self.cfg.action_repeat)
+        if not finished:
+            self.learn_if_due(bar)
+
+    def collect(self, bar, seed: bool) -> list[EpisodeRecorder]:
+        """Play one round: one episode per environment (random actions for ``seed``, else the
+        agent exploring). ``num_envs == 1`` plays it with ``run_episode`` as always."""
+        if self.parallel:
+            if seed:
+                return run_round(self.env, random_batch_policy(self.env, self.rng))
+            return run_round(
+                self.env, self.batch_policy(), on_step=partial(self.after_round_step, bar)
+            )
+        if seed:
+            return [run_episode(self.env, random_policy(self.env, self.rng))[0]]
+        on_step = partial(self.after_step, bar)
+        return [run_episode(self.env, self.policy(explore=True), on_step=on_step)[0]]
+
     def run(self, max_seconds: float | None) -> None:
         """Seed episodes, then collect-and-learn episodes until ``total_steps`` (or the wall
         clock runs out), evaluating and checkpointing on schedule."""
@@ -222,19 +269,18 @@ class Trainer:
         deadline = None if max_seconds is None else time.monotonic() + max_seconds
         bar = _progress(cfg.total_steps, self.env_steps, self.progress)
         while self.replay.num_episodes < cfg.seed_episodes and self.env_steps < cfg.total_steps:
-            recorder, _ = run_episode(self.env, random_policy(self.env, self.rng))
-            self.env_steps += len(recorder) * cfg.action_repeat
-            self.store(recorder, "seed")
-            bar.update(len(recorder) * cfg.action_repeat)
+            for recorder in self.collect(bar, seed=True):
+                self.env_steps += len(recorder) * cfg.action_repeat
+                self.store(recorder, "seed")
+                bar.update(len(recorder) * cfg.action_repeat)
         while self.env_steps < cfg.total_steps:
             if deadline is not None and time.monotonic() > deadline:
                 break
-            self.learn_if_due(bar)  # before the episode's first step
-            recorder, _ = run_episode(
-                self.env, self.policy(explore=True), on_step=partial(self.after_step, bar)
-            )
-            self.store(recorder, "train")
-            self.last_return = recorder.total_reward
+            self.learn_if_due(bar)  # before the round's first step
+            recorders = self.collect(bar, seed=False)  # counts env steps, trains when due
+            for recorder in recorders:
+                self.store(recorder, "train")
+            self.last_return = float(np.mean([r.total_reward for r in recorders]))
             if self.env_steps >= self.due.eval:
                 self.evaluate(record_video=True)
                 self.due.eval = self.env_steps + cfg.eval_every
@@ -242,6 +288,11 @@ class Trainer:
                 self.save()
                 self.due.checkpoint = self.env_steps + cfg.checkpoint_every
         bar.close()
+
+    def close(self) -> None:
+        """End the collection workers (with ``num_envs > 1``; nothing to do otherwise)."""
+        if self.parallel:
+            self.env.close()
 
 
 def _progress(total: int, initial: int, enabled: bool):
@@ -297,6 +348,8 @@ def drive(
     except KeyboardInterrupt:
         trainer.save()
         raise
+    finally:
+        trainer.close()
     trainer.save()
     if final_media:
         evals = load_history(logdir).get("eval", [])

@@ -226,13 +226,24 @@ def copy(source: Path, target: Path) -> None:
     shutil.copytree(source, target, ignore=skip)
 
 
-def run_tests(root: Path, tests: list[str]) -> tuple[bool, str]:
-    """(passed, the first failing test's id or '')."""
+def run_tests(root: Path, tests: list[str], timeout: float) -> tuple[bool, str]:
+    """(passed, the first failing test's id or ''). A suite that runs past ``timeout`` seconds
+    counts as failing (a mutant that makes a test hang, e.g. start a real training run, is
+    caught, as mutation testing tools count it)."""
     env = dict(os.environ, PYTHONPATH=str(root), OMP_NUM_THREADS="1", DREAMER_LITE_FAST="1")
     cmd = [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-m", MARKERS]
-    proc = subprocess.run(
-        cmd + tests, cwd=root, env=env, capture_output=True, text=True, check=False
-    )
+    try:
+        proc = subprocess.run(
+            cmd + tests,
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired:
+        return False, f"a timeout ({timeout:.0f} s)"
     failed = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FAILED")), "")
     return proc.returncode == 0, failed.removeprefix("FAILED ").split(" - ")[0]
 
@@ -242,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="", help="run the mutants whose label contains this")
     parser.add_argument("--tests", nargs="*", default=["tests"], help="test paths to run")
     parser.add_argument("--list", action="store_true", help="list the mutants and stop")
+    parser.add_argument("--timeout", type=float, default=900, help="seconds per mutant's suite")
     args = parser.parse_args(argv)
     chosen = [m for m in MUTANTS if args.only in m[0]]
     if args.list:
@@ -253,14 +265,14 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         base, root = Path(tmp) / "base", Path(tmp) / "copy"
         copy(ROOT, base)  # one snapshot: edits made while this runs do not leak in
-        passed, failing = run_tests(base, args.tests)
+        passed, failing = run_tests(base, args.tests, args.timeout)
         if not passed:  # a failing suite would "kill" every mutant
             raise SystemExit(f"the unmutated suite fails ({failing}): fix it first")
         for label, path, old, new in chosen:
             copy(base, root)
             apply(root, path, old, new)
             start = time.perf_counter()
-            passed, failing = run_tests(root, args.tests)
+            passed, failing = run_tests(root, args.tests, args.timeout)
             seconds = time.perf_counter() - start
             killed += not passed
             verdict = f"killed by {failing}" if not passed else "SURVIVED"

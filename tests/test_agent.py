@@ -305,3 +305,74 @@ def test_device_choice_is_explicit_and_clear():
     assert resolve_device("auto").type == "cpu"
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
         resolve_device("cuda")
+
+
+def test_count_host_reads_counts_each_kind_of_read():
+    """The counter itself: a read of each kind is counted once, and nothing outside the block."""
+    from dreamer_lite.bench import count_host_reads
+
+    x = torch.ones(2)
+    with count_host_reads() as counts:
+        x[0].item()
+        bool(x[0])
+        float(x[1])
+        x.tolist()
+    x.item  # noqa: B018 (an attribute, not a read)
+    x[0].item()  # after the block: not counted
+    assert dict(counts) == {"item": 1, "__bool__": 1, "__float__": 1, "tolist": 1}
+
+
+@pytest.mark.parametrize(
+    "overrides, discrete",
+    [({}, False), ({"objective": "contrastive"}, False), ({}, True)],
+)
+def test_update_reads_the_host_once(overrides, discrete):
+    """An update hands values to the host exactly once (one ``tolist``): no ``.item()``, no
+    ``if tensor`` from distribution argument checks, no finiteness check between the steps.
+    On a GPU each read is a sync; the code before this test made 109 reads per update."""
+    from dreamer_lite.bench import count_host_reads
+
+    agent = make_agent(discrete=discrete, **overrides)
+    batch = make_batch(discrete=discrete)
+    agent.update(batch)  # the first update creates the optimizers' state
+    with count_host_reads() as counts:
+        agent.update(batch)
+    assert dict(counts) == {"tolist": 1}
+
+
+def test_nan_actor_loss_keeps_the_model_step_and_changes_nothing_else():
+    """A NaN actor loss (from a NaN critic) is found after the steps, in the one sync: the
+    world-model step before it stays (as with a check before each step), while the actor and
+    the critic, told on the device to skip their steps, keep their parameters and optimizer
+    state; the error names actor_loss and the update number."""
+    agent = make_agent()
+    agent.update(make_batch())
+    with torch.no_grad():
+        agent.critic.net.net[-1].bias.fill_(float("nan"))
+    before = snapshot(agent)
+    with pytest.raises(NonFiniteLossError, match="actor_loss is nan at update 1"):
+        agent.update(make_batch(1))
+    after = snapshot(agent)
+    assert any(changed(before["params"], after["params"], "world_model."))
+    for name, value in before["params"].items():
+        if name.startswith(("actor.", "critic.")):  # the critic's NaN bias stays NaN
+            torch.testing.assert_close(after["params"][name], value, rtol=0, atol=0, equal_nan=True)
+    assert_nested_equal(before["actor_opt"], after["actor_opt"])
+    assert_nested_equal(before["value_opt"], after["value_opt"])
+    assert agent.num_updates == 1
+
+
+def test_tf32_matmuls_only_on_cuda():
+    """TF32 matmuls are switched on for a CUDA agent only; a CPU agent leaves the setting."""
+    from dreamer_lite.agent import enable_tf32
+
+    previous = torch.get_float32_matmul_precision()
+    try:
+        torch.set_float32_matmul_precision("highest")
+        make_agent()
+        enable_tf32(torch.device("cpu"))
+        assert torch.get_float32_matmul_precision() == "highest"
+        enable_tf32(torch.device("cuda"))  # only sets the flag: no GPU needed
+        assert torch.get_float32_matmul_precision() == "high"
+    finally:
+        torch.set_float32_matmul_precision(previous)

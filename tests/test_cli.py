@@ -37,7 +37,11 @@ def one_line_error(capsys, argv) -> str:
         (["--set", "horizon"], "expected FIELD=VALUE"),
     ],
 )
-def test_bad_values_give_one_line(capsys, tmp_path, argv, expected):
+def test_bad_values_give_one_line(capsys, tmp_path, monkeypatch, argv, expected):
+    def no_training(*args, **kwargs):
+        raise AssertionError("the command started a run instead of refusing its input")
+
+    monkeypatch.setattr("dreamer_lite.cli.Trainer", no_training)
     line = one_line_error(capsys, [*argv, "--logdir", str(tmp_path / "run")])
     assert expected in line
     assert not (tmp_path / "run").exists()  # nothing written for a bad command

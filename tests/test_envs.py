@@ -4,12 +4,21 @@ import ctypes.util
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
 
 from dreamer_lite.config import Config
-from dreamer_lite.envs import EXTRA_TASKS, TASKS, make_env, make_task_env, setup_rendering
+from dreamer_lite.envs import (
+    EXTRA_TASKS,
+    TASKS,
+    DMCEnv,
+    make_env,
+    make_task_env,
+    setup_rendering,
+    software_rendering_warning,
+)
 
 # MUJOCO_GL must be set before any test imports dm_control (test_tasks_match_suite does).
 setup_rendering()
@@ -186,3 +195,44 @@ def test_missing_gl_library_gives_install_hint():
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     ).stdout
     assert "libegl1 libopengl0 libgl1-mesa-dri" in out and "libosmesa6" in out
+
+
+@pytest.mark.parametrize(
+    "renderer, cuda, warns",
+    [
+        ("llvmpipe (LLVM 15.0.6, 256 bits)", True, True),
+        ("Gallium 0.4 on softpipe", True, True),
+        ("Mesa OffScreen (OSMesa)", True, True),
+        ("NVIDIA H100 80GB HBM3/PCIe/SSE2", True, False),
+        ("llvmpipe (LLVM 15.0.6, 256 bits)", False, False),  # a CPU machine: nothing better
+    ],
+)
+def test_software_rendering_warning_only_with_a_gpu(renderer, cuda, warns):
+    message = software_rendering_warning(renderer, cuda_available=cuda)
+    assert (message is not None) == warns
+    if warns:
+        assert renderer in message and "100x" in message
+
+
+@dmc
+@pytest.mark.parametrize("renderer, warns", [("llvmpipe (fake)", True), ("NVIDIA fake", False)])
+def test_make_env_warns_when_a_gpu_machine_renders_in_software(monkeypatch, renderer, warns):
+    """make_env asks for the renderer when CUDA is there; faked here on both counts."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(DMCEnv, "gl_renderer", property(lambda self: renderer))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        make_env("cartpole_balance", size=16)
+    messages = [str(w.message) for w in caught if issubclass(w.category, RuntimeWarning)]
+    assert any("llvmpipe (fake)" in m for m in messages) == warns
+
+
+@dmc
+def test_gl_renderer_names_the_renderer():
+    env = make_env("cartpole_balance", obs_type="state")
+    renderer = env.gl_renderer  # renders once to make the GL context
+    assert isinstance(renderer, str) and renderer and env.gl_renderer == renderer
+    if not __import__("torch").cuda.is_available():
+        assert software_rendering_warning(renderer, cuda_available=False) is None

@@ -1,5 +1,6 @@
 """Tests of dreamer_lite.replay: storage, crash safety, eviction, and window sampling."""
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 from dreamer_lite import replay
+from dreamer_lite.prefetch import Prefetcher
 from dreamer_lite.replay import ReplayBuffer
 
 
@@ -289,3 +291,74 @@ def test_state_dict_round_trip_reproduces_samples(tmp_path):
     assert not torch.equal(
         a.sample(16, 6)["action"], ReplayBuffer(tmp_path).sample(16, 6)["action"]
     )
+
+
+def filled_buffer(directory: Path, seed: int = 3) -> ReplayBuffer:
+    buffer = ReplayBuffer(directory, seed=seed)
+    for episode_id in range(4):
+        buffer.add_episode(make_episode(episode_id, 10 + 5 * episode_id))
+    return buffer
+
+
+def assert_same_batches(a: list[dict], b: list[dict]) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        assert x.keys() == y.keys()
+        for key in x:
+            assert torch.equal(x[key], y[key]), key
+
+
+def test_prefetcher_yields_the_batches_of_direct_sampling(tmp_path):
+    """Same seed, same batches in the same order, and the sampler ends where direct sampling
+    ends (the next batch drawn afterwards is the same too)."""
+    direct_buffer = filled_buffer(tmp_path / "a")
+    direct = [direct_buffer.sample(5, 6) for _ in range(7)]
+    buffer = filled_buffer(tmp_path / "b")
+    with Prefetcher(buffer, 5, 6, count=7, depth=2) as batches:
+        prefetched = list(batches)
+    assert_same_batches(prefetched, direct)
+    assert_same_batches([buffer.sample(5, 6)], [direct_buffer.sample(5, 6)])
+
+
+def test_prefetcher_stopped_early_rewinds_to_the_first_batch_not_handed_out(tmp_path):
+    """Leaving the loop after 2 of 6 batches (an error in an update): the thread has sampled
+    ahead, but the sampler is rewound, so a checkpoint holds the state of direct sampling."""
+    direct_buffer = filled_buffer(tmp_path / "a")
+    direct = [direct_buffer.sample(5, 6) for _ in range(3)]
+    buffer = filled_buffer(tmp_path / "b")
+    taken = []
+    with (
+        pytest.raises(RuntimeError, match="update failed"),
+        Prefetcher(buffer, 5, 6, count=6, depth=2) as batches,
+    ):
+        for batch in batches:
+            taken.append(batch)
+            if len(taken) == 2:
+                time.sleep(0.2)  # let the thread run ahead
+                raise RuntimeError("update failed")
+    assert_same_batches(taken, direct[:2])
+    state = buffer.state_dict()
+    assert_same_batches([buffer.sample(5, 6)], [direct[2]])
+    buffer.load_state_dict(state)
+    with Prefetcher(buffer, 5, 6, count=1) as batches:  # a resumed learn() continues
+        assert_same_batches(list(batches), [direct[2]])
+
+
+def test_prefetcher_raises_the_samplers_error_in_the_loop(tmp_path):
+    buffer = filled_buffer(tmp_path)
+    with (
+        pytest.raises(ValueError, match="at least 100 entries"),
+        Prefetcher(buffer, 2, 100, count=3) as batches,
+    ):
+        list(batches)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinned memory needs CUDA")
+def test_pinned_sample_equals_plain_sample(tmp_path):
+    buffer = filled_buffer(tmp_path)
+    state = buffer.state_dict()
+    plain = buffer.sample(5, 6)
+    buffer.load_state_dict(state)
+    pinned = buffer.sample(5, 6, pin_memory=True)
+    assert all(value.is_pinned() for value in pinned.values())
+    assert_same_batches([pinned], [plain])
