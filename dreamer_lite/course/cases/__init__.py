@@ -12,13 +12,23 @@ from dreamer_lite.course.cases import (
     lesson01_elbo,
     lesson01_rssm,
     lesson02,
-    lesson03,
+    lesson03_discrete,
+    lesson03_imagination,
     lesson04,
     lesson05,
 )
 from dreamer_lite.course.checking import ExerciseSpec
 
-_LESSONS = (lesson00, lesson01_rssm, lesson01_elbo, lesson02, lesson03, lesson04, lesson05)
+_LESSONS = (
+    lesson00,
+    lesson01_rssm,
+    lesson01_elbo,
+    lesson02,
+    lesson03_imagination,
+    lesson03_discrete,
+    lesson04,
+    lesson05,
+)
 
 EXERCISES: dict[str, ExerciseSpec] = {
     spec.name: spec for lesson in _LESSONS for spec in lesson.EXERCISES
