@@ -262,7 +262,7 @@ lines of the real algorithm, and a checker tells you at once whether they are ri
 
 ## How to work through a notebook
 
-1. Open it in JupyterLab (`jupyter lab exercises/`) or in Google Colab with the badge at its
+1. Open it in JupyterLab (`bash scripts/lab.sh` from the repository) or in Google Colab with the badge at its
    top. Run the first cell: in Colab it installs `dreamer_lite`; locally it checks the install.
 2. Run the cells in order. An exercise cell starts with `# EXERCISE NN.k: title`; its function
    ends in `raise NotImplementedError(...)`. Replace that line with your code (the commented
