@@ -66,6 +66,17 @@ def random_policy(env: Any, rng: np.random.Generator) -> Callable[[np.ndarray, A
     return policy
 
 
+def agent_policy(agent: Any, explore: bool) -> Callable[[np.ndarray, Any], tuple]:
+    """A ``run_episode`` policy of a ``Dreamer`` acting on one observation at a time (as a batch
+    of one): with exploration noise while collecting, the actor's mode when ``explore`` is off."""
+
+    def policy(obs: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        action, state = agent.act(obs[None], state, explore=explore)
+        return action[0], state
+
+    return policy
+
+
 def run_episode(
     env: Any,
     policy: Callable[[np.ndarray, Any], tuple[np.ndarray, Any]],

@@ -50,12 +50,27 @@ def bootstrap_ci(
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie in (0, 1), got {level}")
     fn = STATISTICS[statistic]
-    rng = np.random.default_rng(seed)
+    low, high = bootstrap_interval(x, fn, resamples, level, np.random.default_rng(seed))
+    return fn(x), low, high
+
+
+def bootstrap_interval(
+    values: np.ndarray,
+    statistic: Callable[[np.ndarray], float],
+    resamples: int,
+    level: float,
+    rng: np.random.Generator,
+) -> tuple[float, float]:
+    """The percentile bootstrap interval ``(low, high)`` of ``statistic(values)``: draw
+    ``resamples`` resamples of ``len(values)`` values *with replacement* from ``rng``, compute
+    the statistic of each, and read the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles of
+    those. Lesson 06's exercise 06.1."""
+    x = np.asarray(values, dtype=float)
     draws = rng.integers(0, x.size, size=(resamples, x.size))  # indices, with replacement
-    stats = np.array([fn(x[row]) for row in draws])
+    stats = np.array([statistic(x[row]) for row in draws])
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(stats, [tail, 1.0 - tail])
-    return fn(x), float(low), float(high)
+    return float(low), float(high)
 
 
 def describe(values: Sequence[float], statistic: str = "median") -> str:
@@ -66,3 +81,25 @@ def describe(values: Sequence[float], statistic: str = "median") -> str:
         f"{statistic} {estimate:.0f} [95% CI {low:.0f}, {high:.0f}] over {len(values)} seeds"
         f" ({seeds})"
     )
+
+
+def eval_curves(histories: Sequence[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """The evaluation returns of several runs at the env steps all of them evaluated at:
+    ``(steps (K,), returns (S, K))`` for S runs (``rundir.load_history`` results)."""
+    per_run = [{r["env_steps"]: r["return"] for r in h.get("eval", [])} for h in histories]
+    if not per_run:
+        raise ValueError("eval_curves of no runs")
+    steps = sorted(set.intersection(*(set(run) for run in per_run)))
+    if not steps:
+        raise ValueError("the runs share no evaluation step")
+    return np.array(steps), np.array([[run[s] for s in steps] for run in per_run])
+
+
+def curve_band(
+    returns: np.ndarray, statistic: str = "median", level: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per column of ``returns`` (S runs, K steps): the statistic over runs and its bootstrap
+    interval, ``(estimate (K,), low (K,), high (K,))``, as ``bootstrap_ci`` computes them."""
+    columns = [bootstrap_ci(returns[:, k], statistic, level=level) for k in range(returns.shape[1])]
+    estimate, low, high = (np.array(values) for values in zip(*columns))
+    return estimate, low, high

@@ -51,7 +51,7 @@ from dreamer_lite.envs import make_task_env
 from dreamer_lite.objectives import FreeNatsWatch
 from dreamer_lite.prefetch import Prefetcher
 from dreamer_lite.replay import ReplayBuffer
-from dreamer_lite.rollout import EpisodeRecorder, random_policy, run_episode
+from dreamer_lite.rollout import EpisodeRecorder, agent_policy, random_policy, run_episode
 from dreamer_lite.rundir import RunDir, RunDirError, load_history
 from dreamer_lite.schedule import updates_due
 from dreamer_lite.vecenv import ParallelEnvs, random_batch_policy, run_round
@@ -210,12 +210,7 @@ class Trainer:
     def policy(self, explore: bool) -> Callable:
         """A ``run_episode`` policy: the agent acting on one observation at a time."""
 
-        def policy(obs: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
-            """One observation (*obs_shape) -> one action (A,), as a batch of one."""
-            action, state = self.agent.act(obs[None], state, explore=explore)
-            return action[0], state
-
-        return policy
+        return agent_policy(self.agent, explore)
 
     # --- the loop ----------------------------------------------------------------------------
     def learn_if_due(self, bar) -> None:

@@ -147,3 +147,43 @@ def plot_learning_curve(
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=100, bbox_inches="tight")
     return fig
+
+
+def plot_seed_curves(
+    histories: list[dict[str, list[dict[str, Any]]]],
+    path: str | Path | None = None,
+    *,
+    labels: list[str] | None = None,
+    statistic: str = "median",
+    random_return: float | None = None,
+    title: str | None = None,
+    ax: Any = None,
+):
+    """Evaluation curves of several seeds (thin), their ``statistic`` (thick) and its 95%
+    bootstrap band (shaded) at the env steps every run evaluated at (``stats.eval_curves``,
+    ``stats.curve_band``). Saves a PNG when ``path`` is given; returns the figure."""
+    from dreamer_lite.stats import curve_band, eval_curves
+
+    steps, returns = eval_curves(histories)
+    estimate, low, high = curve_band(returns, statistic)
+    if ax is None:
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(7, 4))
+        ax = fig.subplots()
+    labels = labels or [f"seed {i + 1}" for i in range(len(histories))]
+    for label, curve in zip(labels, returns):
+        ax.plot(steps, curve, "-", lw=0.8, alpha=0.6, label=label)
+    ax.plot(steps, estimate, "k-", lw=2, label=f"{statistic} of {len(histories)} seeds")
+    ax.fill_between(steps, low, high, color="k", alpha=0.15, label="95% bootstrap interval")
+    if random_return is not None:
+        ax.axhline(random_return, color="gray", ls="--", label=f"random ({random_return:.0f})")
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("evaluation return")
+    ax.set_title(title or "evaluation return over seeds")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    if path is not None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        ax.figure.savefig(path, dpi=100, bbox_inches="tight")
+    return ax.figure

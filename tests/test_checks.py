@@ -30,7 +30,7 @@ def printed(capsys) -> list[str]:
 
 def test_every_exercise_has_a_checker_reference_and_two_wrong_versions():
     assert set(CHECKERS) == set(EXERCISES)
-    assert len(CHECKERS) == 13
+    assert len(CHECKERS) == 14
     assert all(len(spec.wrong) >= 2 for spec in EXERCISES.values())
     from dreamer_lite.course import checks
 

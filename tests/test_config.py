@@ -280,3 +280,33 @@ def test_fast_mode_off_when_unset(monkeypatch):
     """Without DREAMER_LITE_FAST, fast mode is off."""
     monkeypatch.delenv("DREAMER_LITE_FAST", raising=False)
     assert fast_mode() is False
+
+
+@pytest.mark.parametrize(
+    "task, repeat",
+    [
+        ("cartpole_swingup", 8),
+        ("cartpole_balance", 8),
+        ("walker_walk", 2),
+        ("cheetah_run", 4),
+        ("finger_spin", 2),
+        ("reacher_easy", 4),
+        ("ball_in_cup_catch", 4),
+        ("acrobot_swingup", 4),  # not in PlaNet's table: the default
+    ],
+)
+def test_cpu_preset_action_repeat_follows_the_domain(task, repeat):
+    """PlaNet's per-domain action repeats (written out here by hand), 4 elsewhere."""
+    assert Config.cpu(task=task).action_repeat == repeat
+    assert Config.cpu(task=task, action_repeat=3).action_repeat == 3  # an override wins
+
+
+def test_cpu_preset_is_the_measured_one():
+    """The settings measured to learn on 2 cores: lr 2e-4, 5 evaluation episodes, one thread
+    for state observations (torch's default for pixels)."""
+    state = Config.cpu(task="cartpole_swingup", obs_type="state")
+    assert (state.actor_lr, state.value_lr, state.model_lr) == (2e-4, 2e-4, 1e-3)
+    assert (state.eval_episodes, state.torch_threads, state.free_nats) == (5, 1, 1.0)
+    pixels = Config.cpu(task="cartpole_balance")
+    assert (pixels.obs_type, pixels.torch_threads, pixels.action_repeat) == ("pixels", 0, 8)
+    assert Config.cpu(obs_type="state", torch_threads=2).torch_threads == 2

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dreamer_lite.stats import bootstrap_ci, describe, interquartile_mean
+from dreamer_lite.stats import bootstrap_ci, curve_band, describe, eval_curves, interquartile_mean
 
 
 def test_interquartile_mean_by_hand():
@@ -55,3 +55,30 @@ def test_bootstrap_median_and_iqm_and_errors():
 def test_describe_line():
     line = describe([520.0, 612.0, 700.0])
     assert line.startswith("median 612 [95% CI ") and line.endswith("over 3 seeds (520, 612, 700)")
+
+
+def test_eval_curves_keeps_the_shared_steps_in_run_order():
+    runs = [
+        {"eval": [{"env_steps": 6000, "return": 1.0}, {"env_steps": 11000, "return": 2.0}]},
+        {
+            "eval": [
+                {"env_steps": 6000, "return": 3.0},
+                {"env_steps": 11000, "return": 4.0},
+                {"env_steps": 16000, "return": 9.0},
+            ]
+        },  # evaluated once more: dropped
+    ]
+    steps, returns = eval_curves(runs)
+    assert steps.tolist() == [6000, 11000]
+    assert returns.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+    with pytest.raises(ValueError, match="share no"):
+        eval_curves([{"eval": [{"env_steps": 1, "return": 0.0}]}, {"eval": []}])
+
+
+def test_curve_band_per_step():
+    """Column 0: three equal values, so estimate and interval are that value. Column 1: values
+    1, 2, 6 with the mean: the exact enumeration above gives the interval (1, 6)."""
+    returns = np.array([[5.0, 1.0], [5.0, 2.0], [5.0, 6.0]])  # (S=3 runs, K=2 steps)
+    estimate, low, high = curve_band(returns, "mean")
+    assert estimate.tolist() == [5.0, 3.0]
+    assert low.tolist() == [5.0, 1.0] and high.tolist() == [5.0, 6.0]

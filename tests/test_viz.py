@@ -58,3 +58,19 @@ def test_smooth_is_a_moving_average_that_shrinks_for_short_curves():
     )
     assert len(smooth(range(100), width=10)) == 91
     assert len(smooth(range(10), width=50)) == 9  # window capped at len // 5 = 2
+
+
+def test_seed_curves_png(tmp_path):
+    """One thin line per seed, the median line through the middle seed's values (three seeds,
+    worked by hand), and a PNG on disk."""
+    from dreamer_lite.viz import plot_seed_curves
+
+    runs = [
+        {"eval": [{"env_steps": s, "return": r} for s, r in zip((1000, 2000), returns)]}
+        for returns in ((10.0, 50.0), (20.0, 70.0), (30.0, 60.0))
+    ]
+    fig = plot_seed_curves(runs, tmp_path / "seeds.png", random_return=5.0)
+    lines = fig.axes[0].get_lines()
+    assert len(lines) == 3 + 1 + 1  # seeds, median, random
+    assert lines[3].get_ydata().tolist() == [20.0, 60.0]  # medians of (10, 20, 30), (50, 70, 60)
+    assert (tmp_path / "seeds.png").stat().st_size > 1000

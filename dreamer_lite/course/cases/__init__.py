@@ -16,6 +16,7 @@ from dreamer_lite.course.cases import (
     lesson03_imagination,
     lesson04,
     lesson05,
+    lesson06,
 )
 from dreamer_lite.course.checking import ExerciseSpec
 
@@ -28,6 +29,7 @@ _LESSONS = (
     lesson03_discrete,
     lesson04,
     lesson05,
+    lesson06,
 )
 
 EXERCISES: dict[str, ExerciseSpec] = {
