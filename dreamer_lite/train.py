@@ -185,7 +185,7 @@ class Trainer:
         for i in range(self.cfg.eval_episodes):
             recorder, ep_frames = run_episode(
                 self.eval_env,
-                self.policy(explore=False),
+                agent_policy(self.agent, explore=False),
                 render=record_video and i == 0,
                 render_size=128,
             )
@@ -206,11 +206,6 @@ class Trainer:
             return self.agent.act(obs, state, explore=True)  # (N, A)
 
         return policy
-
-    def policy(self, explore: bool) -> Callable:
-        """A ``run_episode`` policy: the agent acting on one observation at a time."""
-
-        return agent_policy(self.agent, explore)
 
     # --- the loop ----------------------------------------------------------------------------
     def learn_if_due(self, bar) -> None:
@@ -255,7 +250,7 @@ class Trainer:
         if seed:
             return [run_episode(self.env, random_policy(self.env, self.rng))[0]]
         on_step = partial(self.after_step, bar)
-        return [run_episode(self.env, self.policy(explore=True), on_step=on_step)[0]]
+        return [run_episode(self.env, agent_policy(self.agent, explore=True), on_step=on_step)[0]]
 
     def run(self, max_seconds: float | None) -> None:
         """Seed episodes, then collect-and-learn episodes until ``total_steps`` (or the wall

@@ -67,10 +67,10 @@ def test_seed_curves_png(tmp_path):
 
     runs = [
         {"eval": [{"env_steps": s, "return": r} for s, r in zip((1000, 2000), returns)]}
-        for returns in ((10.0, 50.0), (20.0, 70.0), (30.0, 60.0))
+        for returns in ((10.0, 50.0), (20.0, 70.0), (90.0, 60.0))
     ]
     fig = plot_seed_curves(runs, tmp_path / "seeds.png", random_return=5.0)
     lines = fig.axes[0].get_lines()
     assert len(lines) == 3 + 1 + 1  # seeds, median, random
-    assert lines[3].get_ydata().tolist() == [20.0, 60.0]  # medians of (10, 20, 30), (50, 70, 60)
+    assert lines[3].get_ydata().tolist() == [20.0, 60.0]  # medians of (10, 20, 90), (50, 70, 60)
     assert (tmp_path / "seeds.png").stat().st_size > 1000
