@@ -2,7 +2,9 @@
 
     python -m dreamer_lite.train --task cartpole_swingup --preset cpu --logdir runs/cartpole
 
-or from a notebook: ``history = train(Config.cpu(task=...), "runs/x")`` (notebook 05).
+or from a notebook: ``history = train(Config.cpu(task=...), "runs/x")`` (notebook 05). With
+``train(cfg, logdir, update_fn=update)`` the loop trains with your own ``update(agent, batch)``
+instead of ``Dreamer.update`` (notebook 05's capstone).
 
 The schedule (the paper's, in env steps): ``seed_episodes`` of random actions, ``train_steps``
 updates before the first policy step, then ``train_steps`` updates every ``train_every`` env
@@ -66,12 +68,25 @@ class DueSteps:
     checkpoint: int
 
 
+UpdateFn = Callable[[Dreamer, dict[str, torch.Tensor]], dict[str, Any] | None]
+"""``update_fn(agent, batch)``: one gradient step of the agent on a replay batch (``train``)."""
+
+
 class Trainer:
     """One training run: its environments, replay, agent and counters. ``train`` drives it."""
 
-    def __init__(self, cfg: Config, logdir: Path, env_factory, callback, progress: bool) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        logdir: Path,
+        env_factory,
+        callback,
+        progress: bool,
+        update_fn: UpdateFn | None = None,
+    ) -> None:
         """Set up (or resume) the run in ``logdir``; see ``train`` for the arguments."""
         self.cfg, self.callback, self.progress = cfg, callback, progress
+        self.update_fn = update_fn
         self.rundir = RunDir(logdir)
         self.rundir.check_config(cfg)
         if cfg.torch_threads:
@@ -154,6 +169,20 @@ class Trainer:
         self.last_episode = int(path.name.split("-")[0])
         self.log("episode", phase=phase, length=len(recorder), **{"return": recorder.total_reward})
 
+    def update(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One update: ``agent.update(batch)``, or ``update_fn(agent, batch)`` when given.
+
+        An ``update_fn``'s metrics may be missing, partial or hold 0-d tensors: they become
+        floats, and the update is counted (``agent.num_updates``) unless the function did.
+        """
+        if self.update_fn is None:
+            return self.agent.update(batch)
+        before = self.agent.num_updates
+        metrics = self.update_fn(self.agent, batch) or {}
+        if self.agent.num_updates == before:  # e.g. a learner's update, which does not count
+            self.agent.num_updates += 1
+        return {key: float(value) for key, value in metrics.items()}
+
     def learn(self, steps: int) -> dict[str, float]:
         """``steps`` agent updates on replay batches; log and return their mean metrics."""
         cfg, sums = self.cfg, defaultdict(float)
@@ -161,8 +190,9 @@ class Trainer:
         pin = self.agent.device.type == "cuda"  # page-locked batches, copied asynchronously
         with Prefetcher(self.replay, cfg.batch_size, cfg.seq_len, steps, pin_memory=pin) as batches:
             for batch in batches:  # the next batch is stacked while this update runs
-                metrics = self.agent.update(batch)
-                metrics["kl_below_free_nats"] = float(metrics["kl"] < cfg.free_nats)
+                metrics = self.update(batch)
+                if "kl" in metrics:
+                    metrics["kl_below_free_nats"] = float(metrics["kl"] < cfg.free_nats)
                 for key, value in metrics.items():
                     sums[key] += value
         seconds = time.perf_counter() - start
@@ -174,7 +204,8 @@ class Trainer:
             batch_wait_s=batches.waited_s / steps,  # the sampler's share of the critical path
             **means,
         )
-        self.kl_watch.observe(means["kl_below_free_nats"])
+        if "kl_below_free_nats" in means:
+            self.kl_watch.observe(means["kl_below_free_nats"])
         return means
 
     def evaluate(self, record_video: bool = False) -> float:
@@ -216,11 +247,12 @@ class Trainer:
         )
         if updates:
             metrics = self.learn(updates)
-            bar.set_postfix(
-                ret=f"{self.last_return:.0f}",
-                upd=self.agent.num_updates,
-                loss=f"{metrics.get('model_loss', float('nan')):.1f}",
-            )
+            postfix = {"upd": self.agent.num_updates}
+            if "model_loss" in metrics:
+                postfix["loss"] = f"{metrics['model_loss']:.1f}"
+            if np.isfinite(self.last_return):  # none before the first training episode ends
+                postfix["ret"] = f"{self.last_return:.0f}"
+            bar.set_postfix(postfix)
 
     def after_step(self, bar, obs: np.ndarray, reward: float, done: bool, info: dict) -> None:
         """``run_episode``'s hook while collecting: count the step, and train if due before
@@ -308,6 +340,7 @@ def train(
     callback: Callable[[dict[str, Any]], None] | None = None,
     env_factory: Callable[[Config, int], Any] = make_task_env,
     final_media: bool = True,
+    update_fn: UpdateFn | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """Train (or resume) a Dreamer agent; return its history (see ``rundir.load_history``).
 
@@ -319,8 +352,16 @@ def train(
         callback: called with every metrics record as it is logged (for live plots).
         env_factory: ``(cfg, seed) -> env``; ``envs.make_task_env`` by default (tests pass fakes).
         final_media: at the end, evaluate, write the learning curve and the videos.
+        update_fn: the hook for your own update step (notebook 05's capstone). When given, every
+            update calls ``update_fn(agent, batch)`` instead of ``agent.update(batch)``: ``agent``
+            is the run's ``Dreamer`` (its networks, its three optimizers ``model_opt``,
+            ``actor_opt``, ``value_opt`` and its ``cfg``), ``batch`` a replay batch ``obs``
+            (T, B, ...), ``action`` (T, B, A), ``reward`` (T, B), on the CPU (move it to
+            ``agent.device``). It may return a dict of scalar metrics (floats or 0-d tensors; any
+            keys, e.g. ``model_loss``, ``kl``), which are averaged into the ``train`` records, or
+            None. The loop counts the update in ``agent.num_updates`` unless the function did.
     """
-    trainer = Trainer(cfg, Path(logdir), env_factory, callback, progress)
+    trainer = Trainer(cfg, Path(logdir), env_factory, callback, progress, update_fn)
     return drive(trainer, max_minutes=max_minutes, final_media=final_media)
 
 

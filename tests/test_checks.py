@@ -30,7 +30,7 @@ def printed(capsys) -> list[str]:
 
 def test_every_exercise_has_a_checker_reference_and_two_wrong_versions():
     assert set(CHECKERS) == set(EXERCISES)
-    assert len(CHECKERS) == 14
+    assert len(CHECKERS) == 17
     assert all(len(spec.wrong) >= 2 for spec in EXERCISES.values())
     from dreamer_lite.course import checks
 
@@ -204,3 +204,59 @@ def test_result_object(capsys):
     assert [case.name for case in result.cases][:3] == ["shape and dtype", "lambda=0", "lambda=1"]
     assert "checks failed" in repr(result)
     assert result._ipython_display_() is None  # nothing extra under a notebook cell
+
+
+def plain_update(agent, batch):
+    """Exercise 05.2 as a learner writes it: plain zero_grad, backward, clip and step."""
+    from dreamer_lite.behavior import frozen, imagined_behavior, value_loss
+
+    cfg = agent.cfg
+
+    def step(opt, module, loss):
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(module.parameters(), cfg.grad_clip)
+        opt.step()
+
+    model_loss, _, post = agent.world_model.loss(batch)
+    step(agent.model_opt, agent.world_model, model_loss)
+    with frozen(agent.world_model, agent.critic):
+        out = imagined_behavior(
+            agent.world_model.rssm,
+            agent.actor,
+            agent.critic,
+            agent.world_model.predict_reward,
+            post,
+            horizon=cfg.horizon,
+            discount=cfg.discount,
+            lambda_=cfg.lambda_,
+        )
+    step(agent.actor_opt, agent.actor, out["actor_loss"])
+    value = agent.critic(out["feat"][:-1].detach())
+    step(agent.value_opt, agent.critic, value_loss(value, out["returns"], out["weights"]))
+
+
+def test_update_checker_accepts_plain_optimizer_steps(capsys):
+    """Dreamer.update steps a fused Adam with a found_inf flag; a learner's plain steps must give
+    the same parameters (returning None is fine: the training loop needs no metrics)."""
+    assert CHECKERS["update"](plain_update).passed
+
+
+def test_update_checker_refuses_the_package_update(capsys):
+    result = CHECKERS["update"](lambda agent, batch: agent.update(batch))
+    assert not result.passed
+    assert "has no update(): write the three steps yourself" in printed(capsys)[0]
+
+
+def test_behavior_losses_checker_reports_the_gradient_routing(capsys):
+    wrong = EXERCISES["behavior_losses"].wrong
+    CHECKERS["behavior_losses"](wrong["no frozen: the actor loss trains world model and critic"])
+    lines = printed(capsys)
+    assert any(
+        "actor loss gradient: the actor loss reaches world-model or critic" in line
+        for line in lines
+    )
+    CHECKERS["behavior_losses"](wrong["returns not detached in the value loss"])
+    lines = printed(capsys)
+    assert sum(line.startswith("❌") for line in lines) == 1  # only the routing case
+    assert "value loss gradient: the value loss reaches actor or world-model" in "\n".join(lines)

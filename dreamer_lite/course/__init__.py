@@ -51,6 +51,39 @@ from dreamer_lite.course import notebook_setup
 DEVICE = notebook_setup()"""
 
 
+FAST_MODE_STAMP = "fast mode: a smoke run, not a result"
+
+
+def stamp_figures(label: str) -> None:
+    """Write ``label`` across every matplotlib figure drawn from now on in this process (once
+    per figure). Fast mode calls it, so that no smoke-sized plot passes for a result."""
+    from matplotlib.figure import Figure
+
+    if getattr(Figure.draw, "_stamp", None) == label:
+        return  # already installed with this label (a setup cell run twice)
+    draw = getattr(Figure.draw, "_unstamped", Figure.draw)
+
+    def stamped_draw(fig: Figure, renderer) -> None:
+        if not getattr(fig, "_dreamer_lite_stamped", False):
+            fig._dreamer_lite_stamped = True
+            fig.text(
+                0.5,
+                0.5,
+                label,
+                ha="center",
+                va="center",
+                rotation=15,
+                fontsize=16,
+                color="tab:red",
+                alpha=0.45,
+                zorder=1000,
+            )
+        draw(fig, renderer)
+
+    stamped_draw._stamp, stamped_draw._unstamped = label, draw
+    Figure.draw = stamped_draw
+
+
 def colab_badge(notebook: str) -> str:
     """Markdown for an "Open in Colab" badge; ``notebook`` is a path like
     ``notebooks/01_rssm_elbo.ipynb``."""
@@ -72,6 +105,8 @@ def notebook_setup(verbose: bool = True) -> str:
 
     backend = setup_rendering()
     setup_ffmpeg()
+    if fast_mode():
+        stamp_figures(FAST_MODE_STAMP)
     device = "cuda" if torch.cuda.is_available() else "cpu"
     if verbose:
         name = torch.cuda.get_device_name(0) if device == "cuda" else f"{os.cpu_count()} CPU cores"
@@ -79,6 +114,11 @@ def notebook_setup(verbose: bool = True) -> str:
             f"dreamer_lite ready: device={device} ({name}), MUJOCO_GL={backend}, "
             f"fast mode={'on' if fast_mode() else 'off'}"
         )
+        if fast_mode():
+            print(
+                "Fast mode: every run below is smoke-sized, so its numbers and pictures mean "
+                f"nothing; figures are stamped {FAST_MODE_STAMP!r}. The text describes the full run."
+            )
         if device == "cpu":
             print(
                 "No GPU: lessons run on the CPU preset. In Colab: Runtime > Change runtime type"
