@@ -199,10 +199,10 @@ import torch
 def lambda_return(reward, value, discount, lambda_):
     """Docstring: reward (H, N) -> (H, N)."""
     if True:
-        ### BEGIN SOLUTION
-        ### SCAFFOLD
+        # --- solution (in exercises/ this part is yours to write) ---
+        # --- exercises/ starts you with these lines: ---
         # next_return = ...   # G_H = v_H
-        ### END SCAFFOLD
+        # --- (end of the starting lines) ---
         next_return = value[-1]
         returns = []
         for t in reversed(range(reward.shape[0])):
@@ -210,18 +210,18 @@ def lambda_return(reward, value, discount, lambda_):
             next_return = reward[t] + discount[t] * mix
             returns.append(next_return)
         return torch.stack(returns[::-1])
-        ### END SOLUTION
+        # --- end of solution ---
 
 check_lambda_return(lambda_return)'''
 
 SECOND_CELL = """\
 # EXERCISE 04.1: Updates due
 def updates_soon(env_steps, next_train, train_every, train_steps):
-    ### BEGIN SOLUTION
+    # --- solution (in exercises/ this part is yours to write) ---
     if env_steps < next_train:
         return 0, next_train
     return train_steps, env_steps + train_every
-    ### END SOLUTION"""
+    # --- end of solution ---"""
 
 
 def synthetic_lesson(root: Path, badge: str | None = None) -> Path:
@@ -350,10 +350,10 @@ def test_f_existing_badge_is_replaced(tmp_path):
 @pytest.mark.parametrize(
     ("broken", "message"),
     [
-        (EXERCISE_CELL.replace("        ### END SOLUTION\n", ""), "region"),
+        (EXERCISE_CELL.replace("        # --- end of solution ---\n", ""), "region"),
         (EXERCISE_CELL.replace("EXERCISE 04.2", "EXERCISE 05.1"), "must be '04.k'"),
         (EXERCISE_CELL.replace("# EXERCISE 04.2: The lambda-return\n", ""), "EXERCISE NN.k"),
-        (EXERCISE_CELL.replace("        ### END SCAFFOLD\n", ""), "SCAFFOLD"),
+        (EXERCISE_CELL.replace("        # --- (end of the starting lines) ---\n", ""), "scaffold"),
         (SECOND_CELL.replace("def updates_soon", "x = 1 #"), "inside a function"),
     ],
 )

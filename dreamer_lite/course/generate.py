@@ -9,13 +9,13 @@ function whose body contains exactly one solution region::
 
     def lambda_return(reward, value, discount, lambda_):
         \"\"\"Docstring with shapes (kept in exercises/).\"\"\"
-        ### BEGIN SOLUTION
-        ### SCAFFOLD
+        # --- solution (in exercises/ this part is yours to write) ---
+        # --- exercises/ starts you with these lines: ---
         # next_return = ...      (optional: what the learner starts from, usually comments)
-        ### END SCAFFOLD
+        # --- (end of the starting lines) ---
         next_return = value[-1]
         ...
-        ### END SOLUTION
+        # --- end of solution ---
 
     check_lambda_return(lambda_return)
 
@@ -45,8 +45,14 @@ from dreamer_lite.course.cases import EXERCISES
 
 LESSONS = "[0-9][0-9]_*.ipynb"
 HEADER = re.compile(r"^# EXERCISE (\S+): (.+?)\s*$")
-BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
-SCAFFOLD, END_SCAFFOLD = "### SCAFFOLD", "### END SCAFFOLD"
+# The markers read as part of the lesson (a reader of notebooks/ sees what they mean); the
+# generator finds them as whole lines.
+BEGIN, END = (
+    "# --- solution (in exercises/ this part is yours to write) ---",
+    "# --- end of solution ---",
+)
+SCAFFOLD = "# --- exercises/ starts you with these lines: ---"
+END_SCAFFOLD = "# --- (end of the starting lines) ---"
 MARKERS = (BEGIN, END, SCAFFOLD, END_SCAFFOLD)
 DEF = re.compile(r"^(\s*)def (\w+)\s*\(")
 BADGE = "colab.research.google.com/assets/colab-badge.svg"
@@ -120,7 +126,7 @@ def parse_exercise(source: str, notebook: str, cell: int) -> Exercise | None:
         starts, stops = found[SCAFFOLD], found[END_SCAFFOLD]
         if len(starts) != 1 or len(stops) != 1 or not begin < starts[0] < stops[0] < end:
             raise ExerciseFormatError(
-                f"{where}: one {SCAFFOLD!r} ... {END_SCAFFOLD!r} block, inside the region"
+                f"{where}: one scaffold block, {SCAFFOLD!r} ... {END_SCAFFOLD!r}, inside the region"
             )
         scaffold_lines = list(range(starts[0], stops[0] + 1))
     indent = lines[begin][: len(lines[begin]) - len(lines[begin].lstrip())]
