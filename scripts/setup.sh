@@ -77,4 +77,17 @@ else
   printf '%s' "$want" > "$STAMP"
 fi
 
+# --- 5. Chromium for the browser test (optional: without it tests/test_browser.py skips) ----
+# Debian's chromium, driven by the playwright package (test extra); no browser download.
+if [[ ! -x /usr/bin/chromium ]]; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    say "installing Debian's chromium for tests/test_browser.py"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends chromium; } >/dev/null \
+      || say "could not install chromium: tests/test_browser.py will skip"
+  else
+    say "no /usr/bin/chromium: tests/test_browser.py will skip (as root: apt-get install chromium)"
+  fi
+fi
+
 say "done in ${SECONDS}s. Activate with: source $VENV/bin/activate"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command: set up (idempotent), lint, then run every test in smoke-sized mode:
 #   0. ruff check and ruff format --check over the package, tests, scripts, lessons, solutions,
-#   1. the unit and integration tests in tests/ (real DMC ones included),
+#   1. the unit and integration tests in tests/ (real DMC ones included, and tests/test_browser.py:
+#      exercise 04 run from JupyterLab's menu in headless Chromium, a slider moved),
 #   2. every lesson and its generated solutions under nbval, checkers in strict mode,
 #   3. every exercise notebook under nbval, checkers expecting unfinished stubs.
 #   bash scripts/test.sh              # everything
