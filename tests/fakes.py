@@ -65,3 +65,22 @@ def pixel_batch(cfg, generator: torch.Generator) -> dict[str, torch.Tensor]:
         "action": torch.rand(*shape, 1, generator=generator) * 2 - 1,
         "reward": torch.rand(*shape, generator=generator),
     }
+
+
+def tiny_run_config(**overrides):
+    """A training run on ``fake_factory``: 40-step episodes of 160 env steps, 2 updates every 80
+    env steps (8 updates in 480 env steps), an evaluation every 160 and a checkpoint every 80."""
+    from dreamer_lite.config import Config
+
+    values = {
+        "device": "cpu",
+        "time_limit": 160,
+        "total_steps": 480,
+        "train_every": 80,
+        "train_steps": 2,
+        "eval_every": 160,
+        "checkpoint_every": 80,
+        "seed_episodes": 1,
+    }
+    values.update(overrides)
+    return Config.tiny(**values)

@@ -21,24 +21,12 @@ from dreamer_lite.objectives import FreeNatsWatch
 from dreamer_lite.replay import ReplayBuffer
 from dreamer_lite.rundir import load_history
 from dreamer_lite.train import train
-from tests.fakes import fake_factory
+from tests.fakes import fake_factory, tiny_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def tiny(**overrides) -> Config:
-    values = {
-        "device": "cpu",
-        "time_limit": 160,
-        "total_steps": 480,
-        "train_every": 80,
-        "train_steps": 2,
-        "eval_every": 160,
-        "checkpoint_every": 80,
-        "seed_episodes": 1,
-    }
-    values.update(overrides)
-    return Config.tiny(**values)
+tiny = tiny_run_config
 
 
 def test_train_writes_everything(tmp_path):

@@ -19,27 +19,15 @@ from dreamer_lite.checkpoint import load_checkpoint
 from dreamer_lite.config import Config
 from dreamer_lite.rundir import load_history
 from dreamer_lite.train import train
-from tests.fakes import fake_factory
+from tests.fakes import fake_factory, tiny_run_config
 
 # Records that depend on the wall clock, not on what the run computed.
 CLOCK = ("wall_time", "updates_per_s", "batch_wait_s", "time_model", "time_actor", "time_value")
 
 
-def tiny(**overrides) -> Config:
-    """40-step episodes of 160 env steps, 2 updates every 80 env steps: 8 updates in 480 steps."""
-    values = {
-        "device": "cpu",
-        "obs_type": "state",
-        "time_limit": 160,
-        "total_steps": 480,
-        "train_every": 80,
-        "train_steps": 2,
-        "eval_every": 160,
-        "checkpoint_every": 80,
-        "seed_episodes": 1,
-    }
-    values.update(overrides)
-    return Config.tiny(**values)
+def tiny() -> Config:
+    """The run of tests/test_train.py with state observations."""
+    return tiny_run_config(obs_type="state")
 
 
 def run(path, update_fn=None) -> list[dict]:
