@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from dreamer_lite.agent import Dreamer
+from dreamer_lite.allocator import keep_freed_memory
 from dreamer_lite.config import CONV_PRECISIONS, IMAGE_SIZE, PRESETS, Config
 from dreamer_lite.envs import make_task_env
 from dreamer_lite.rollout import random_policy, run_episode
@@ -242,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    keep_freed_memory()  # as a training run does (allocator)
     cfg = Config.preset(
         args.preset,
         task=args.task,

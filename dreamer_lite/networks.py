@@ -59,6 +59,50 @@ def _memory_format(module: nn.Module, channels_last: bool) -> torch.memory_forma
     return torch.channels_last
 
 
+def subpixel_conv_transpose(x: torch.Tensor, layer: nn.ConvTranspose2d) -> torch.Tensor:
+    """``layer(x)`` for a transposed conv whose kernel is a multiple of its stride, computed as
+    one ordinary conv and a pixel shuffle: (N, in, H, W) -> (N, out, s(H - 1) + k, s(W - 1) + k).
+
+    Output pixel (s p + a, s q + b) of a transposed conv with stride s only ever meets the kernel
+    taps (a + s m, b + s l), and input pixels (p - m, q - l). So each of the s * s output phases
+    is a correlation of the input (padded by k / s - 1) with the flipped taps of its phase: one
+    conv with s * s * out channels, whose channels ``pixel_shuffle`` spreads back to pixels. Same
+    products, summed in another order (equal within float32 rounding, tested); on a CPU, oneDNN
+    runs this 3-output-channel layer about 1.5x faster than the transposed conv, and the output
+    comes out in the default layout, the target image's, so the loss needs no layout conversion.
+    """
+    s, k = layer.stride[0], layer.kernel_size[0]
+    if (
+        layer.stride != (s, s)
+        or layer.kernel_size != (k, k)
+        or k % s
+        or layer.padding != (0, 0)
+        or layer.output_padding != (0, 0)
+        or layer.dilation != (1, 1)
+        or layer.groups != 1
+    ):
+        raise ValueError(
+            f"subpixel_conv_transpose needs a square kernel divisible by the "
+            f"stride and no padding, dilation or groups; got {layer}"
+        )
+    taps = k // s
+    w = layer.weight  # (in, out, k, k), tap index = a + s * m
+    n_in, n_out = w.shape[:2]
+    w = w.reshape(n_in, n_out, taps, s, taps, s)  # (in, out, m, a, l, b)
+    w = w.flip(2, 4)  # correlation, not convolution: tap m meets input pixel p - m
+    w = w.permute(1, 3, 5, 0, 2, 4).reshape(n_out * s * s, n_in, taps, taps)  # (out*a*b, in, ., .)
+    bias = None if layer.bias is None else layer.bias.repeat_interleave(s * s)
+    y = nn.functional.conv2d(x, w.contiguous(memory_format=_layout(x)), bias, padding=taps - 1)
+    return nn.functional.pixel_shuffle(y, s)  # (N, out, s * (H + taps - 1), ...)
+
+
+def _layout(x: torch.Tensor) -> torch.memory_format:
+    """The memory format of a 4-d tensor: channels-last or the default."""
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 class ConvEncoder(nn.Module):
     """Image (..., C, 64, 64) in [-0.5, 0.5] -> embedding (..., 32 * depth).
 
@@ -122,7 +166,8 @@ class ConvDecoder(nn.Module):
         out, k = first.out_channels, first.kernel_size[0]
         x = x @ first.weight.reshape(self.hidden, out * k * k)  # (N, out * k * k)
         x = x.reshape(-1, out, k, k) + first.bias.reshape(1, out, 1, 1)  # (N, out, 5, 5)
-        x = self.net[1:](x.contiguous(memory_format=self.memory_format))  # (N, C, 64, 64)
+        x = self.net[1:-1](x.contiguous(memory_format=self.memory_format))  # (N, depth, 30, 30)
+        x = subpixel_conv_transpose(x, self.net[-1])  # (N, C, 64, 64)
         return x.reshape(*lead, *x.shape[1:])  # (..., C, 64, 64)
 
 

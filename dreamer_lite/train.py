@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from dreamer_lite.agent import Dreamer, NonFiniteLossError
+from dreamer_lite.allocator import keep_freed_memory
 from dreamer_lite.checkpoint import (
     load_checkpoint,
     random_states,
@@ -91,6 +92,7 @@ class Trainer:
         self.rundir.check_config(cfg)
         if cfg.torch_threads:
             torch.set_num_threads(cfg.torch_threads)
+        keep_freed_memory()  # no page faults on every update's activations (allocator)
         seed_everything(cfg.seed)
         self.parallel = cfg.num_envs > 1  # rounds of num_envs episodes in worker processes
         if self.parallel:

@@ -36,8 +36,17 @@ from dreamer_lite.rssm import RSSM, LatentState
 
 
 def preprocess_obs(obs: torch.Tensor) -> torch.Tensor:
-    """uint8 images in [0, 255] -> float in [-0.5, 0.5]; float vectors pass through."""
+    """uint8 images (..., C, H, W) in [0, 255] -> float in [-0.5, 0.5]; float vectors pass
+    through.
+
+    Images come back with the shape (..., C, H, W) but stored channels-last, (..., H, W, C) in
+    memory: the layout the conv nets run fastest in on a CPU (``networks``), so the encoder needs
+    no copy and the reconstruction loss compares two tensors of one layout. The values are the
+    same either way; use ``.contiguous()`` where code needs ``view``.
+    """
     if obs.dtype == torch.uint8:
+        if obs.dim() >= 3:  # reorder the 1-byte values, before they become 4-byte floats
+            obs = obs.movedim(-3, -1).contiguous().movedim(-1, -3)
         return obs.float() / 255.0 - 0.5
     return obs.float()
 
