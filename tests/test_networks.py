@@ -15,6 +15,7 @@ from dreamer_lite.networks import (
     VectorDecoder,
     VectorEncoder,
     count_parameters,
+    subpixel_conv_transpose,
 )
 
 
@@ -112,6 +113,68 @@ def test_fast_conv_paths_equal_the_plain_layers():
     reference.load_state_dict(encoder.state_dict())
     image = torch.rand(2, 3, 3, 64, 64)
     torch.testing.assert_close(encoder(image), reference(image), rtol=1e-5, atol=1e-5)
+
+
+def test_decoder_gradients_equal_the_plain_layers():
+    """The fast decoder path (matmul first layer, channels-last, sub-pixel last layer) gives
+    the plain transposed convs' gradients for every parameter and for the features."""
+    torch.manual_seed(0)
+    decoder = ConvDecoder(12, depth=4)
+    target = torch.rand(3, 2, 3, 64, 64)
+    grads = []
+    for plain in (False, True):
+        decoder.zero_grad()
+        feat = torch.randn(3, 2, 12, generator=torch.Generator().manual_seed(1))
+        feat.requires_grad_(True)
+        if plain:
+            x = decoder.linear(feat.reshape(6, 12)).reshape(6, -1, 1, 1).contiguous()
+            mean = decoder.net(x).reshape(3, 2, 3, 64, 64)
+        else:
+            mean = decoder(feat)
+        ((mean - target) ** 2).sum().backward()
+        grads.append([feat.grad] + [p.grad.clone() for p in decoder.parameters()])
+    assert len(grads[0]) == 1 + 2 + 2 * 4  # features; linear and four transposed convs (w, b)
+    for fast, plain in zip(*grads):
+        torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "n_in, n_out, kernel, stride, size", [(4, 3, 6, 2, 7), (3, 5, 4, 2, 5), (2, 3, 6, 3, 4)]
+)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_subpixel_conv_transpose_equals_the_transposed_conv(
+    n_in, n_out, kernel, stride, size, channels_last
+):
+    """One conv plus pixel shuffle = PyTorch's transposed conv: outputs, the input's gradient
+    and the weight's and bias's gradients, for kernels 2 and 3 times the stride."""
+    torch.manual_seed(0)
+    layer = nn.ConvTranspose2d(n_in, n_out, kernel, stride=stride)
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    x = torch.randn(2, n_in, size, size).contiguous(memory_format=fmt).requires_grad_(True)
+    results = []
+    for fn in (layer, lambda x: subpixel_conv_transpose(x, layer)):
+        layer.zero_grad()
+        x.grad = None
+        out = fn(x)
+        out.backward(torch.linspace(-1, 1, out.numel()).reshape(out.shape))
+        results.append((out.detach(), x.grad, layer.weight.grad.clone(), layer.bias.grad.clone()))
+    assert results[0][0].shape == (
+        2,
+        n_out,
+        stride * (size - 1) + kernel,
+        stride * (size - 1) + kernel,
+    )
+    for fast, reference in zip(*results[::-1]):  # sums of up to 800 terms: float32 rounding
+        torch.testing.assert_close(fast, reference, rtol=1e-5, atol=1e-4)
+
+
+def test_subpixel_conv_transpose_refuses_kernels_it_cannot_split():
+    """A kernel that is not a multiple of the stride (the decoder's 5s) is refused, not mangled."""
+    with pytest.raises(ValueError, match="divisible by the stride"):
+        subpixel_conv_transpose(torch.zeros(1, 2, 3, 3), nn.ConvTranspose2d(2, 2, 5, stride=2))
+    with pytest.raises(ValueError, match="padding"):
+        layer = nn.ConvTranspose2d(2, 2, 4, stride=2, padding=1)
+        subpixel_conv_transpose(torch.zeros(1, 2, 3, 3), layer)
 
 
 def test_keras_init_glorot_weights_zero_biases_orthogonal_recurrence():

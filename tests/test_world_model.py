@@ -36,6 +36,19 @@ def test_preprocess_obs():
     torch.testing.assert_close(preprocess_obs(vector), vector)
 
 
+def test_preprocess_obs_images_are_channels_last_with_the_same_values():
+    """A (T, B, C, H, W) uint8 batch keeps its shape and values (x / 255 - 0.5 by a plain loop
+    over a few pixels) but is stored (T, B, H, W, C): channels-last once the leading dims merge."""
+    frames = torch.randint(0, 256, (2, 3, 3, 8, 8), dtype=torch.uint8)
+    out = preprocess_obs(frames)
+    assert out.shape == frames.shape and out.dtype == torch.float32
+    for t, b, c, h, w in [(0, 0, 0, 0, 0), (1, 2, 2, 7, 7), (0, 1, 1, 3, 5), (1, 0, 2, 6, 1)]:
+        assert out[t, b, c, h, w].item() == pytest.approx(frames[t, b, c, h, w].item() / 255 - 0.5)
+    assert out.reshape(6, 3, 8, 8).is_contiguous(memory_format=torch.channels_last)
+    assert not out.is_contiguous()
+    assert out.stride(2) == 1  # neighbouring channels of a pixel sit next to each other
+
+
 @pytest.mark.parametrize(
     "objective, expected",
     [
