@@ -5,6 +5,7 @@
     python -m dreamer_lite.bench --preset paper --device cpu --compile   # Config.compile
     python -m dreamer_lite.bench --preset paper --device cpu --precision bf16   # conv_precision
     python -m dreamer_lite.bench --preset cpu --envs 1 2 4   # collection, parallel envs
+    python -m dreamer_lite.bench --preset cpu --system-malloc   # without allocator's setting
 
 A full update is what ``Dreamer.update`` does: the world-model step, imagination + the actor
 step, the critic step, at the preset's batch (B x T) and horizon. Inputs are random frames of
@@ -239,11 +240,17 @@ def main(argv: list[str] | None = None) -> None:
         metavar="N",
         help="only measure collection with N parallel environments each, e.g. --envs 1 2 4",
     )
+    parser.add_argument(
+        "--system-malloc",
+        action="store_true",
+        help="leave glibc's malloc at its defaults (no allocator.keep_freed_memory), to compare",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    keep_freed_memory()  # as a training run does (allocator)
+    if not args.system_malloc:
+        keep_freed_memory()  # as a training run does (allocator)
     cfg = Config.preset(
         args.preset,
         task=args.task,

@@ -1,0 +1,45 @@
+"""scripts/bench_plain.py compares like with like: its plain implementation is the same model
+(same loss and gradients as the package's, within float32 rounding), only written plainly."""
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+from dreamer_lite import world_model
+from dreamer_lite.agent import Dreamer
+from dreamer_lite.bench import random_batch
+from dreamer_lite.config import Config
+
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_plain.py"
+
+
+def load_script():
+    spec = importlib.util.spec_from_file_location("bench_plain", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_plain_implementation_has_the_packages_loss_and_gradients(monkeypatch):
+    # _plain swaps module-level functions; monkeypatch puts them back after the test.
+    monkeypatch.setattr(world_model, "preprocess_obs", world_model.preprocess_obs)
+    monkeypatch.setattr(world_model, "log_likelihood", world_model.log_likelihood)
+    cfg = Config.tiny(device="cpu", cnn_depth=4, batch_size=3, seq_len=4)
+    batch = random_batch(cfg, (3, 64, 64), 1)
+    results = []
+    for plain in (False, True):
+        torch.manual_seed(0)
+        agent = Dreamer(cfg, (3, 64, 64), 1)
+        if plain:
+            load_script()._plain(agent)
+            assert world_model.preprocess_obs(batch["obs"]).is_contiguous()  # plain layout
+        loss, _, _ = agent.world_model.loss(batch)
+        loss.backward()
+        grads = [p.grad.clone() for p in agent.world_model.parameters() if p.grad is not None]
+        results.append((loss.detach(), grads))
+    (loss, grads), (plain_loss, plain_grads) = results
+    torch.testing.assert_close(loss, plain_loss, rtol=1e-5, atol=1e-3)
+    assert len(grads) == len(plain_grads) > 20
+    for grad, plain_grad in zip(grads, plain_grads):
+        torch.testing.assert_close(grad, plain_grad, rtol=1e-4, atol=1e-4)
