@@ -218,6 +218,7 @@ class Dreamer(nn.Module):
                 estimator=cfg.value_estimator,
                 lambda_=cfg.lambda_,
                 k=cfg.k_step,
+                entropy_scale=cfg.actor_entropy,
             )
         skip = skip.maximum((~torch.isfinite(out["actor_loss"])).float())
         actor_norm = self._step(self.actor_opt, self.actor, out["actor_loss"], skip)
@@ -240,6 +241,8 @@ class Dreamer(nn.Module):
             imagined_return=out["returns"].detach().mean(),
             imagined_reward=out["reward"].detach().mean(),
         )
+        if "entropy" in out:
+            tensors["actor_entropy"] = out["entropy"].detach().mean()
         values = torch.stack([v.float() for v in tensors.values()]).tolist()  # the one sync
         metrics: dict[str, Any] = dict(zip(tensors, values))
         for name in LOSSES:

@@ -224,12 +224,15 @@ def imagined_behavior(
     estimator: str = "lambda",
     lambda_: float = 0.95,
     k: int = 5,
+    entropy_scale: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     """Imagine from ``start`` and compute everything the two behaviour losses need.
 
     Call it inside ``frozen(world_model, critic)``. Returns the tensors ``feat`` (H+1, N, F),
     ``action`` (H, N, A), ``reward`` (H, N), ``value`` (H+1, N), ``returns`` (H, N),
-    ``weights`` (H, N) and the scalar ``actor_loss``.
+    ``weights`` (H, N) and the scalar ``actor_loss``. With ``entropy_scale`` > 0 (off in the
+    paper) the actor loss also rewards the policy's entropy at the imagined states, returned as
+    ``entropy`` (H, N); see ``policy_entropy``.
 
     Alignment (easy to get off by one): the reward of the step s_t -> s_{t+1} is the reward
     head at s_{t+1}, because a replayed ``reward[t]`` is received on entering ``obs[t]``.
@@ -241,7 +244,7 @@ def imagined_behavior(
     disc = torch.full_like(reward, discount)  # (H, N)
     returns = value_targets(reward, value, disc, estimator, lambda_, k)
     weights = discount_weights(disc)
-    return {
+    out = {
         "feat": feat,
         "action": actions,
         "reward": reward,
@@ -250,3 +253,19 @@ def imagined_behavior(
         "weights": weights,
         "actor_loss": actor_loss(returns, weights),
     }
+    if entropy_scale > 0:
+        entropy = policy_entropy(actor, feat[:-1].detach())  # (H, N)
+        out["entropy"] = entropy
+        out["actor_loss"] = out["actor_loss"] - entropy_scale * (weights * entropy).mean()
+    return out
+
+
+def policy_entropy(actor: Actor, feat: torch.Tensor) -> torch.Tensor:
+    """The entropy of the actor's distribution at features (..., F): exact for discrete
+    actions; for the tanh-Gaussian, which has no closed form, ``-log q(a)`` of one
+    reparameterised sample (the log-density reuses the sample's pre-tanh value, so it stays
+    finite where the tanh saturates). (...)."""
+    dist = actor(feat)
+    if actor.discrete:
+        return dist.entropy()
+    return -dist.log_prob(dist.rsample())

@@ -152,6 +152,11 @@ class Config:
     """The actor's mean is squashed to ``mean_scale * tanh(mean / mean_scale)``."""
     actor_min_std: float = 1e-4
     """Lower bound of the actor's std, added after the softplus."""
+    actor_entropy: float = 0.0
+    """Weight of an entropy bonus in the actor loss: ``actor_loss - actor_entropy * mean H``,
+    with H of the tanh-Gaussian estimated from one fresh sample per imagined state (DreamerV2's
+    ``actor_ent``). 0, the paper's Dreamer, computes nothing extra. It keeps the actor's std from
+    collapsing onto a saturated action, where the tanh passes no gradient (docs/RESULTS.md)."""
     expl_noise: float = 0.3
     """Std of the Gaussian noise added to actions while collecting (continuous actions)."""
     expl_epsilon: float = 0.3
@@ -396,7 +401,8 @@ class Config:
             "actor_mean_scale",
             "actor_min_std",
         ]
-        numbers = [*positive_floats, "free_nats", "kl_scale", "expl_noise", "discount", "lambda_"]
+        numbers = [*positive_floats, "free_nats", "kl_scale", "expl_noise", "actor_entropy"]
+        numbers += ["discount", "lambda_"]
         for name in [*numbers, "expl_epsilon"]:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
@@ -404,7 +410,7 @@ class Config:
         for name in positive_floats:
             if not float(getattr(self, name)) > 0:
                 fail(name, "must be > 0")
-        for name in ("free_nats", "kl_scale", "expl_noise"):
+        for name in ("free_nats", "kl_scale", "expl_noise", "actor_entropy"):
             if not float(getattr(self, name)) >= 0:
                 fail(name, "must be >= 0")
         for name in ("discount", "lambda_", "expl_epsilon"):
