@@ -27,7 +27,8 @@ def eval_points(history: dict[str, list[dict[str, Any]]]) -> list[tuple[float, i
     """A run's evaluations as ``(minutes since its first episode, env steps, return)``."""
     start = history["episode"][0]["wall_time"]
     return [
-        ((r["wall_time"] - start) / 60, r["env_steps"], r["return"]) for r in history.get("eval", [])
+        ((r["wall_time"] - start) / 60, r["env_steps"], r["return"])
+        for r in history.get("eval", [])
     ]
 
 
@@ -92,7 +93,9 @@ def plot(groups: dict[str, list[list[tuple[float, int, float]]]], path: Path) ->
         values = [[return_at(points, t) for points in runs] for t in grid]
         keep = [i for i, row in enumerate(values) if None not in row]
         median = [float(np.median(values[i])) for i in keep]
-        by_time.plot(grid[keep], median, color=color, lw=2.2, label=f"{name}: median of {len(runs)}")
+        by_time.plot(
+            grid[keep], median, color=color, lw=2.2, label=f"{name}: median of {len(runs)}"
+        )
         by_steps.plot([], [], color=color, lw=2.2, label=name)
     by_time.set_xlabel("wall-clock minutes (latest evaluation shown by then)")
     by_steps.set_xlabel("env steps")
