@@ -25,6 +25,8 @@ from dreamer_lite.stats import describe
 
 def eval_points(history: dict[str, list[dict[str, Any]]]) -> list[tuple[float, int, float]]:
     """A run's evaluations as ``(minutes since its first episode, env steps, return)``."""
+    if not history.get("episode"):
+        return []  # nothing collected yet, so nothing evaluated either
     start = history["episode"][0]["wall_time"]
     return [
         ((r["wall_time"] - start) / 60, r["env_steps"], r["return"])
@@ -63,6 +65,10 @@ def parse_groups(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_groups(argv)
     groups = {g[0]: [eval_points(load_history(run)) for run in g[1:]] for g in args.group}
+    for group in args.group:
+        for run, points in zip(group[1:], groups[group[0]]):
+            if not points:
+                raise SystemExit(f"{run} has logged no evaluation yet: wait for its first one")
     for name, runs in groups.items():
         print(f"{name}:")
         for minutes in args.at:

@@ -45,6 +45,19 @@ def test_estimate_matches_quadrature(raw_mean, raw_std):
     assert abs(samples.mean().item() - expected) < 4 * standard_error + 1e-3
 
 
+def test_discrete_entropy_is_exact():
+    # Logits 0, 1, 2, 3 whatever the input: H = -sum p log p, worked out in plain Python.
+    actor = Actor(3, 4, units=8, layers=1, discrete=True)
+    with torch.no_grad():
+        actor.net.net[-1].weight.zero_()
+        actor.net.net[-1].bias.copy_(torch.arange(4.0))
+    z = sum(math.exp(k) for k in range(4))
+    expected = -sum(math.exp(k) / z * (k - math.log(z)) for k in range(4))
+    torch.manual_seed(0)
+    entropy = policy_entropy(actor, torch.zeros(64, 3))
+    torch.testing.assert_close(entropy, torch.full((64,), expected))
+
+
 def test_saturated_actor_gets_a_finite_push_towards_a_wider_std():
     # Mean -4.92 (the bound is 5), std 0.018: every sample saturates the tanh.
     actor = fixed_actor(raw_mean=-12.0, raw_std=-9.0)

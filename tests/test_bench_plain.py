@@ -1,9 +1,6 @@
 """scripts/bench_plain.py compares like with like: its plain implementation is the same model
 (same loss and gradients as the package's, within float32 rounding), only written plainly."""
 
-import importlib.util
-from pathlib import Path
-
 import torch
 
 from dreamer_lite import world_model
@@ -11,17 +8,8 @@ from dreamer_lite.agent import Dreamer
 from dreamer_lite.bench import random_batch
 from dreamer_lite.config import Config
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_plain.py"
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("bench_plain", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_plain_implementation_has_the_packages_loss_and_gradients(monkeypatch):
+def test_plain_implementation_has_the_packages_loss_and_gradients(monkeypatch, load_script):
     # _plain swaps module-level functions; monkeypatch puts them back after the test.
     monkeypatch.setattr(world_model, "preprocess_obs", world_model.preprocess_obs)
     monkeypatch.setattr(world_model, "log_likelihood", world_model.log_likelihood)
@@ -32,7 +20,7 @@ def test_plain_implementation_has_the_packages_loss_and_gradients(monkeypatch):
         torch.manual_seed(0)
         agent = Dreamer(cfg, (3, 64, 64), 1)
         if plain:
-            load_script()._plain(agent)
+            load_script("bench_plain")._plain(agent)
             assert world_model.preprocess_obs(batch["obs"]).is_contiguous()  # plain layout
         loss, _, _ = agent.world_model.loss(batch)
         loss.backward()

@@ -1,20 +1,10 @@
 """scripts/compare_runs.py reads runs by the clock: at minute t a run shows its latest finished
 evaluation, never a later one; the table's median is over those values."""
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "compare_runs.py"
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("compare_runs", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fake_run(folder: Path, evals: list[tuple[float, int, float]]) -> Path:
@@ -29,8 +19,8 @@ def fake_run(folder: Path, evals: list[tuple[float, int, float]]) -> Path:
     return folder
 
 
-def test_return_at_is_the_latest_evaluation_finished_by_then(tmp_path):
-    script = load_script()
+def test_return_at_is_the_latest_evaluation_finished_by_then(tmp_path, load_script):
+    script = load_script("compare_runs")
     run = fake_run(tmp_path / "a", [(5, 5000, 100.0), (20, 10000, 300.0), (41, 15000, 250.0)])
     points = script.eval_points(script.load_history(run))
     assert points == [(5.0, 5000, 100.0), (20.0, 10000, 300.0), (41.0, 15000, 250.0)]
@@ -41,8 +31,8 @@ def test_return_at_is_the_latest_evaluation_finished_by_then(tmp_path):
     assert script.return_at(points, 60.0) == 250.0
 
 
-def test_table_and_plot(tmp_path, capsys):
-    script = load_script()
+def test_table_and_plot(tmp_path, capsys, load_script):
+    script = load_script("compare_runs")
     runs = [
         fake_run(tmp_path / f"s{i}", [(10, 5000, 100.0 * (i + 1)), (30, 10000, 200.0 * (i + 1))])
         for i in range(3)
@@ -56,11 +46,18 @@ def test_table_and_plot(tmp_path, capsys):
     assert out.stat().st_size > 10_000
 
 
-def test_a_group_without_runs_is_refused_by_name(tmp_path, capsys):
-    script = load_script()
+def test_a_group_without_runs_is_refused_by_name(tmp_path, capsys, load_script):
+    script = load_script("compare_runs")
     with pytest.raises(SystemExit):
         script.main(["--group", "lonely"])
     assert "--group 'lonely' names no run folder" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         script.main(["--group", "A", str(tmp_path / "nowhere")])
     assert "no metrics.jsonl in" in capsys.readouterr().err
+
+
+def test_a_run_without_evaluations_is_named(tmp_path, load_script):
+    script = load_script("compare_runs")
+    run = fake_run(tmp_path / "young", [])
+    with pytest.raises(SystemExit, match="young has logged no evaluation yet"):
+        script.main(["--group", "A", str(run)])
