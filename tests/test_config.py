@@ -310,3 +310,14 @@ def test_cpu_preset_is_the_measured_one():
     pixels = Config.cpu(task="cartpole_balance")
     assert (pixels.obs_type, pixels.torch_threads, pixels.action_repeat) == ("pixels", 0, 8)
     assert Config.cpu(obs_type="state", torch_threads=2).torch_threads == 2
+
+
+def test_cpu_preset_from_pixels_halves_the_replay_ratio_and_adds_the_entropy_bonus():
+    """Pixels: an update every 1000 env steps and an actor entropy bonus of 0.01 (the three-seed
+    comparison in docs/RESULTS.md); states keep 500 and no bonus; an override still wins."""
+    pixels = Config.cpu(task="cartpole_balance")
+    assert (pixels.train_every, pixels.train_steps, pixels.actor_entropy) == (1000, 50, 0.01)
+    state = Config.cpu(task="cartpole_swingup", obs_type="state")
+    assert (state.train_every, state.train_steps, state.actor_entropy) == (500, 50, 0.0)
+    mine = Config.cpu(task="cartpole_balance", train_every=500, actor_entropy=0.0)
+    assert (mine.train_every, mine.actor_entropy) == (500, 0.0)
